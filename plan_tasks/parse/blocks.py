@@ -1,0 +1,129 @@
+"""Block structure of a Markdown plan, from markdown-it-py's token stream.
+
+This module owns the CommonMark side of parsing: which lines are headings,
+which are top-level list items, which paragraphs exist, and which lines are
+code (fenced, indented) or raw HTML and so must never yield a phase, a task, a
+dependency or a file. Dialect modules read the resulting :class:`Outline` and
+never look at tokens themselves.
+
+Only markdown-it's block rules run. Inline parsing (emphasis, links, code
+spans) costs a third of markdown-it's time and plan-tasks needs little of it:
+``plan_tasks.parse.inline`` reads the few inline constructs that matter
+(code spans, ids, paths) from the source lines, which also keeps exact columns
+for error messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from markdown_it import MarkdownIt
+
+
+@dataclass(frozen=True)
+class Heading:
+    level: int
+    text: str
+    line: int  # 0-based
+
+
+@dataclass(frozen=True)
+class Fence:
+    info: str
+    content: str
+    line: int  # 0-based line of the opening fence
+
+
+@dataclass(frozen=True)
+class ListItem:
+    """A list item that is not nested in another list item or a block quote."""
+
+    lead: str  # the item's first paragraph, as markdown-it gives it
+    line: int  # 0-based first line
+    end: int  # 0-based line after the item (exclusive)
+    fences: tuple[Fence, ...]
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    text: str
+    line: int  # 0-based
+
+
+@dataclass
+class Outline:
+    """Document-order headings, top-level list items and selected paragraphs."""
+
+    lines: list[str]
+    blocks: list[Heading | ListItem | Paragraph] = field(default_factory=list)
+    code_lines: bytearray = field(default_factory=bytearray)  # 1 = code or HTML line
+
+    def is_code(self, line: int) -> bool:
+        return bool(self.code_lines[line])
+
+
+@lru_cache(maxsize=1)
+def _block_parser() -> MarkdownIt:
+    parser = MarkdownIt("commonmark")
+    parser.disable(["inline", "text_join"])
+    return parser
+
+
+def normalize_newlines(text: str) -> str:
+    """CRLF and CR to LF, BOM dropped: line numbers then agree with markdown-it's."""
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text
+
+
+def read_outline(text: str, keep_paragraph: Callable[[str], bool]) -> Outline:
+    """Walk markdown-it's block tokens once; ``text`` must be newline-normalized.
+
+    ``keep_paragraph`` selects which paragraphs (anywhere, nested or not) are
+    kept, so that a 10,000-task plan does not allocate one object per line.
+    """
+    tokens = _block_parser().parse(text)
+    outline = Outline(lines=text.split("\n"))
+    outline.code_lines = bytearray(len(outline.lines) + 1)
+    blocks = outline.blocks
+    item_depth = 0
+    quote_depth = 0
+    open_item: tuple[int, int, str, list[Fence]] | None = None
+    count = len(tokens)
+    for index in range(count):
+        token = tokens[index]
+        kind = token.type
+        if kind == "list_item_open":
+            if item_depth == 0 and quote_depth == 0 and token.map:
+                lead = ""
+                if index + 2 < count and tokens[index + 1].type == "paragraph_open":
+                    lead = tokens[index + 2].content
+                open_item = (token.map[0], token.map[1], lead, [])
+            item_depth += 1
+        elif kind == "list_item_close":
+            item_depth -= 1
+            if item_depth == 0 and open_item is not None:
+                first, end, lead, fences = open_item
+                blocks.append(ListItem(lead, first, end, tuple(fences)))
+                open_item = None
+        elif kind == "heading_open":
+            if item_depth == 0 and quote_depth == 0 and token.map:
+                blocks.append(Heading(int(token.tag[1]), tokens[index + 1].content, token.map[0]))
+        elif kind == "inline":
+            if tokens[index - 1].type == "paragraph_open" and keep_paragraph(token.content):
+                blocks.append(Paragraph(token.content, token.map[0] if token.map else 0))
+        elif kind in ("fence", "code_block", "html_block"):
+            if token.map:
+                first, end = token.map
+                outline.code_lines[first:end] = b"\x01" * (end - first)
+                if kind == "fence" and open_item is not None:
+                    open_item[3].append(Fence(token.info.strip(), token.content, first))
+        elif kind == "blockquote_open":
+            quote_depth += 1
+        elif kind == "blockquote_close":
+            quote_depth -= 1
+    return outline
