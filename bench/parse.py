@@ -1,0 +1,186 @@
+"""Parse benchmark: plan-tasks against markdown-it-py on one large generated plan.
+
+    .venv/bin/python bench/parse.py [--rounds 7] [--phases 100] [--tasks-per-phase 100] [--json]
+
+Contenders, timed side by side in one run and interleaved round by round (the
+order rotates every round) so that machine noise hits all of them alike:
+
+  (a) markdown-it     MarkdownIt("commonmark").parse(text), a full parse
+  (b) md-it blocks    the same with inline rules disabled, as plan-tasks runs it
+  (c) plan-tasks      parse_plan + build_graph + check_plan (what load_text does)
+  (d) validate        `plan-tasks validate PLAN` as a whole process (wall time)
+  (e) import          `python -c "import plan_tasks.load"` (startup + imports)
+  (f) python          `python -c pass` (interpreter startup, for scale)
+
+The target is (c) at most 2x (a). Reports the median and min of each, and the
+ratio of medians (c)/(a) (and of mins). Run it with the venv's Python so that
+(d) to (f) use the same interpreter.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from generate_plan import generate_plan  # noqa: E402
+from markdown_it import MarkdownIt  # noqa: E402
+
+from plan_tasks.check import check_plan  # noqa: E402
+from plan_tasks.graph import build_graph  # noqa: E402
+from plan_tasks.parse import parse_plan  # noqa: E402
+
+TARGET_RATIO = 2.0
+
+
+def _in_process(function: Callable[[], object]) -> Callable[[], float]:
+    def timed() -> float:
+        gc.collect()  # start every contender from the same heap state
+        start = time.perf_counter()
+        function()
+        return time.perf_counter() - start
+
+    return timed
+
+
+def _process(argv: list[str]) -> Callable[[], float]:
+    def timed() -> float:
+        start = time.perf_counter()
+        result = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
+        elapsed = time.perf_counter() - start
+        if result.returncode != 0:
+            raise SystemExit(f"{' '.join(argv)} exited {result.returncode}:\n{result.stderr.decode()}")
+        return elapsed
+
+    return timed
+
+
+def _plan_tasks_command() -> list[str]:
+    script = Path(sys.executable).with_name("plan-tasks")
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("plan-tasks")
+    return [found] if found else [sys.executable, "-m", "plan_tasks"]
+
+
+def _load(text: str) -> object:
+    plan, problems = parse_plan(text, "bench.md")
+    graph = build_graph(plan)
+    problems += check_plan(plan, graph)
+    return plan, graph, problems
+
+
+def run(rounds: int, phases: int, tasks_per_phase: int) -> dict:
+    text = generate_plan(phases, tasks_per_phase)
+    full = MarkdownIt("commonmark")
+    blocks = MarkdownIt("commonmark")
+    blocks.disable(["inline", "text_join"])
+
+    # Sanity: the plan is what we think it is, and valid.
+    plan, graph, problems = _load(text)
+    errors = [problem for problem in problems if problem.is_error]
+    if errors or len(plan.tasks) != phases * tasks_per_phase:
+        raise SystemExit(f"generated plan is not valid: {len(plan.tasks)} tasks, {errors[:3]}")
+    kinds = {kind: sum(1 for edge in graph.edges if edge.kind == kind) for kind in ("depends", "sequential", "file")}
+
+    with tempfile.TemporaryDirectory(prefix="plan-tasks-bench-") as directory:
+        plan_path = os.path.join(directory, "plan.md")
+        with open(plan_path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        contenders: dict[str, tuple[str, Callable[[], float]]] = {
+            "a": ("markdown-it full parse", _in_process(lambda: full.parse(text))),
+            "b": ("markdown-it block-only", _in_process(lambda: blocks.parse(text))),
+            "c": ("plan-tasks parse+graph+check", _in_process(lambda: _load(text))),
+            "d": ("plan-tasks validate (process)", _process([*_plan_tasks_command(), "validate", plan_path])),
+            "e": ("python -c 'import plan_tasks.load'", _process([sys.executable, "-c", "import plan_tasks.load"])),
+            "f": ("python -c pass", _process([sys.executable, "-c", "pass"])),
+        }
+        keys = list(contenders)
+        for key in keys:  # warm-up round, not counted: caches, regexes, page cache
+            contenders[key][1]()
+        samples: dict[str, list[float]] = {key: [] for key in keys}
+        for round_number in range(rounds):
+            shift = round_number % len(keys)
+            for key in keys[shift:] + keys[:shift]:
+                samples[key].append(contenders[key][1]())
+
+    results = {
+        key: {
+            "label": contenders[key][0],
+            "median_s": statistics.median(samples[key]),
+            "min_s": min(samples[key]),
+            "samples_s": samples[key],
+        }
+        for key in keys
+    }
+    ratio_median = results["c"]["median_s"] / results["a"]["median_s"]
+    ratio_min = results["c"]["min_s"] / results["a"]["min_s"]
+    return {
+        "plan": {
+            "phases": phases,
+            "tasks_per_phase": tasks_per_phase,
+            "tasks": len(plan.tasks),
+            "lines": text.count("\n") + 1,
+            "bytes": len(text.encode("utf-8")),
+            "edges": kinds,
+        },
+        "rounds": rounds,
+        "python": platform.python_version(),
+        "results": results,
+        "ratio_c_over_a": {"median": ratio_median, "min": ratio_min},
+        "target_ratio": TARGET_RATIO,
+        "target_met": ratio_median <= TARGET_RATIO,
+    }
+
+
+def _table(report: dict) -> str:
+    plan = report["plan"]
+    edges = plan["edges"]
+    out = [
+        f"plan: {plan['tasks']} tasks ({plan['phases']} phases x {plan['tasks_per_phase']}), "
+        f"{plan['lines']} lines, {plan['bytes'] / 1e6:.2f} MB; edges: {edges['depends']} depends, "
+        f"{edges['sequential']} sequential, {edges['file']} file",
+        f"python {report['python']}, {report['rounds']} rounds (interleaved, rotating order, 1 warm-up round)",
+        "",
+        f"{'':4}{'contender':38}{'median ms':>11}{'min ms':>11}",
+    ]
+    for key, result in report["results"].items():
+        out.append(f"({key}) {result['label']:38}{result['median_s'] * 1e3:11.1f}{result['min_s'] * 1e3:11.1f}")
+    ratio = report["ratio_c_over_a"]
+    verdict = "met" if report["target_met"] else "NOT met"
+    out += [
+        "",
+        f"(c)/(a): {ratio['median']:.2f}x by median, {ratio['min']:.2f}x by min "
+        f"(target <= {report['target_ratio']:.1f}x: {verdict})",
+    ]
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Benchmark plan-tasks parsing against markdown-it-py.")
+    parser.add_argument("--rounds", type=int, default=7, help="timed rounds per contender (default 7)")
+    parser.add_argument("--phases", type=int, default=100, help="phases in the generated plan (default 100)")
+    parser.add_argument("--tasks-per-phase", type=int, default=100, help="tasks per phase (default 100)")
+    parser.add_argument("--json", action="store_true", help="print machine-readable results")
+    args = parser.parse_args(argv)
+    if args.rounds < 1 or args.phases < 1 or args.tasks_per_phase < 1:
+        parser.error("--rounds, --phases and --tasks-per-phase must be at least 1")
+    report = run(args.rounds, args.phases, args.tasks_per_phase)
+    print(json.dumps(report, indent=2) if args.json else _table(report))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
