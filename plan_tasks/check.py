@@ -67,7 +67,9 @@ def _unknown_references(plan: Plan) -> list[Problem]:
                     "remove the dependency, or name the task it really waits for",
                 ))
             elif ref.id not in known_ids:
-                problems.append(_unknown(plan, ref, f"task {task.id} depends on", known))
+                # Never suggest the task itself: that would be a self-dependency.
+                others = [task_id for task_id in known if task_id != task.id]
+                problems.append(_unknown(plan, ref, f"task {task.id} depends on", others))
     for note in plan.notes:
         for ref in note.tasks:
             if ref.id not in known_ids:

@@ -73,6 +73,10 @@ def _print_warnings(loaded) -> None:  # noqa: ANN001 - LoadedPlan, imported lazi
         print(warning.format(), file=sys.stderr)
 
 
+def _count(number: int, one: str, many: str | None = None) -> str:
+    return f"{number} {one if number == 1 else (many or one + 's')}"
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     from plan_tasks.load import load_plan
 
@@ -92,10 +96,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
         kinds = {kind: 0 for kind in ("depends", "sequential", "file")}
         for edge in graph.edges:
             kinds[edge.kind] += 1
-        _, weight = graph.critical_path()
+        checked = [task.id for task in plan.tasks if task.checked]
+        _, weight = graph.critical_path(finished=checked)  # what is left, as `show` says
         print(
-            f"{path}: ok: {len(plan.tasks)} tasks in {len(plan.phases)} phases, "
-            f"{kinds['depends']} dependencies, {kinds['sequential']} sequential and "
+            f"{path}: ok: {_count(len(plan.tasks), 'task')} in {_count(len(plan.phases), 'phase')}, "
+            f"{_count(kinds['depends'], 'dependency', 'dependencies')}, {kinds['sequential']} sequential and "
             f"{kinds['file']} file-conflict edges, critical path weight {weight}"
         )
     return status

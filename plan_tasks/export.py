@@ -92,12 +92,13 @@ def to_dot(loaded: LoadedPlan) -> str:
             style = ", style=filled, fillcolor=palegreen" if task.checked else ""
             lines.append(f'    {_node_name(task.id)} [label="{_dot_text(task.id + " " + task.title)}"{style}];')
         lines.append("  }")
-    for earlier, later in zip(plan.phases, plan.phases[1:]):
-        if earlier.task_ids and later.task_ids:
-            lines.append(
-                f"  {_node_name(earlier.task_ids[-1])} -> {_node_name(later.task_ids[0])} "
-                f'[ltail=cluster_{earlier.index}, lhead=cluster_{later.index}, style=dashed, label="phase order"];'
-            )
+    # Clusters can only be joined through their nodes, so empty phases are stepped over.
+    filled = [phase for phase in plan.phases if phase.task_ids]
+    for earlier, later in zip(filled, filled[1:]):
+        lines.append(
+            f"  {_node_name(earlier.task_ids[-1])} -> {_node_name(later.task_ids[0])} "
+            f'[ltail=cluster_{earlier.index}, lhead=cluster_{later.index}, style=dashed, label="phase order"];'
+        )
     for edge in graph.edges:
         lines.append(
             f'  {_node_name(edge.source)} -> {_node_name(edge.target)} [label="{_dot_text(edge.kind + ": " + edge.reason)}"];'

@@ -192,6 +192,8 @@ class TaskSorter:
             self._finished.add(task_id)
             self._phase_finished[graph.phase_of[task_id]] += 1
             for downstream in graph.successors[task_id]:
+                if downstream not in self._waiting:
+                    continue  # finished from the start (a task checked before its predecessor)
                 self._waiting[downstream] -= 1
                 if self._waiting[downstream] == 0:
                     self._release(downstream)

@@ -30,8 +30,11 @@ def read_plan_text(path: str) -> tuple[str | None, list[Problem]]:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
-        line = raw.count(b"\n", 0, error.start) + 1
-        column = error.start - (raw.rfind(b"\n", 0, error.start) + 1) + 1
+        # Everything before the first bad byte decodes: count lines and columns
+        # in characters, after the same BOM and newline handling as valid text.
+        before = normalize_newlines(raw[: error.start].decode("utf-8"))
+        line = before.count("\n") + 1
+        column = len(before) - (before.rfind("\n") + 1) + 1
         byte = raw[error.start : error.start + 1].hex()
         return None, [Problem(
             Location(path, line, column),

@@ -30,14 +30,16 @@ EXTENSIONLESS_FILES = frozenset(
 )
 DOTFILES = frozenset(".gitignore .gitattributes .env .editorconfig .dockerignore .npmrc .nvmrc .prettierrc .eslintrc".split())
 _NOT_IN_PATHS = re.compile(r"[\s()<>=$|\"',;{}*?\[\]!#%^&+]|://")
-_LINE_SUFFIX = re.compile(r":\d+(?::\d+)?$")
+_LINE_SUFFIX = re.compile(r":\d+(?:[:-]\d+)?$")  # `x.py:42`, `x.py:4:2`, `x.py:147-165`
 BARE_PATH = re.compile(
     r"(?<![\w/.@:`-])((?:\.{1,2}/)?(?:[\w@.-]+/)+[\w.-]*\w\.([A-Za-z][A-Za-z0-9]{0,9}))(?![\w/`])"
 )
 COMPLEXITY = re.compile(r"\b(CRITICAL|HIGH|MEDIUM|LOW)\b")
 _ID_LIST = rf"(?:tasks?\s+)?{TASK_ID}(?:\s*(?:-|–|—|\bto\b|\bthrough\b)\s*{TASK_ID})?"
+# `depends on 1.2` reads as a dependency; bare `depends`/`dependencies` need a colon,
+# so that prose such as "upgrade dependencies 4.17.21" is not one.
 DEPENDS = re.compile(
-    rf"\b(?:depends(?:\s+on)?|dependencies|depends_on)\b[\s:*_]*"
+    rf"\b(?:depends\s+on\b[\s:*_]*|(?:depends|dependencies|depends_on)[\s*_]*:[\s:*_]*)"
     rf"(?P<list>{_ID_LIST}(?:\s*(?:,|&|\band\b)\s*{_ID_LIST})*)",
     re.IGNORECASE,
 )
@@ -80,7 +82,7 @@ def normalize_path(text: str, *, require_known_extension: bool = False) -> str |
         if require_known_extension and extension.lower() not in KNOWN_EXTENSIONS:
             return None
         if "/" not in candidate and extension.lower() not in KNOWN_EXTENSIONS:
-            return None  # `Node.js`, `e.g` are words, `setup.py` is a file
+            return None  # `e.g`, `v2.final` are words; `setup.py` is a file
     elif basename not in EXTENSIONLESS_FILES and not _is_dotfile(candidate, basename):
         return None
     normalized = posixpath.normpath(candidate)
@@ -89,7 +91,9 @@ def normalize_path(text: str, *, require_known_extension: bool = False) -> str |
 
 def _is_dotfile(candidate: str, basename: str) -> bool:
     """`.gitignore`, `config/.env`: a dotfile is a file when named as one."""
-    return basename in DOTFILES or ("/" in candidate and basename.startswith(".") and len(basename) > 1)
+    if not basename.strip("."):
+        return False  # `src/..`, `commands/git/...`: a parent directory or an ellipsis
+    return basename in DOTFILES or ("/" in candidate and basename.startswith("."))
 
 
 def paths_in_line(masked: str, spans: list[str]) -> Iterator[str]:

@@ -32,12 +32,12 @@ from plan_tasks.parse.ids import RANGE_PATTERN, TASK_ID, RangeProblem, expand_ra
 DIALECT = "seed"
 
 PHASE_HEADING = re.compile(
-    r"^(?:\*\*)?phase\s+(?P<label>\d+(?:\.\d+)*)(?:\*\*)?(?:\s*[:—–-]\s*|\s+|$)(?P<title>.*)$",
+    r"^(?:\*\*)?phase\s+(?P<label>\d+(?:\.\d+)*)(?:\*\*)?(?:\s*[:—–-](?:\*\*)?\s*|\s+|$)(?P<title>.*)$",
     re.IGNORECASE,
 )
 SEQUENTIAL_TAG = re.compile(r"\s*\[SEQUENTIAL\]\s*", re.IGNORECASE)
 TASK_LEAD = re.compile(
-    rf"^\[(?P<mark>[ xX])\]\s+(?:\*\*)?(?P<id>{TASK_ID})(?:\*\*)?[:.)]?(?:\s+(?P<title>.*)|$)"
+    rf"^\[(?P<mark>[ xX])\]\s+(?:\*\*)?(?P<id>{TASK_ID})(?:\*\*)?[:.)]?(?:\*\*)?(?:\s+(?P<title>.*)|$)"
 )
 NOTE = re.compile(
     r"\*\*Execution Note:?\*\*:?\s*Tasks?\s+"
@@ -45,6 +45,7 @@ NOTE = re.compile(
     r"\s+(?:are|is)\s+\[SEQUENTIAL\](?P<reason>[^\n]*)",
     re.IGNORECASE,
 )
+LIST_MARKER = re.compile(r"^\s*(?:[-*+]|\d{1,9}[.)])[ \t]+")
 TASK_LIKE_LINE = re.compile(rf"^\s*(?:[-*+]|\d+[.)])\s+\[[ xX]\]\s+{TASK_ID}\s")
 FORMAT_HINT = (
     "plan-tasks reads tasks written as `- [ ] 1.1 Description` under `## Phase 1: Title` "
@@ -80,6 +81,7 @@ class SeedParser:
         self.phases: list[_PhaseDraft] = []
         self.tasks: list[Task] = []
         self.notes: list[ExecutionNote] = []
+        self._section = ""  # the non-phase heading that ended the last phase
 
     def parse(self) -> tuple[Plan, list[Problem]]:
         current: _PhaseDraft | None = None
@@ -103,12 +105,15 @@ class SeedParser:
         if match:
             title = match.group("title")
             sequential = bool(SEQUENTIAL_TAG.search(title))
-            title = SEQUENTIAL_TAG.sub(" ", title).strip().rstrip("*").strip()
+            title = SEQUENTIAL_TAG.sub(" ", title).strip()
+            if heading.text.lstrip().startswith("**") and title.endswith("**"):
+                title = title[:-2].rstrip()  # `**Phase 1: Setup**`
             label = match.group("label")
             phase = _PhaseDraft(heading, int(label.split(".")[0]), label, title, sequential)
             self.phases.append(phase)
             return phase
         if current is not None and heading.level <= current.heading.level:
+            self._section = heading.text.strip()
             return None  # `## Success Criteria` and the like end the phase
         return current
 
@@ -127,7 +132,16 @@ class SeedParser:
                     f"task {task_id} is outside any phase",
                     "put it under a phase heading such as `## Phase 1: Title`",
                 ))
-            return  # after the phases: a checklist of a non-phase section
+            else:
+                # The seed would file it under the previous phase; say why it is not a task.
+                self.problems.append(Problem(
+                    Location(self.path, item.line + 1, column),
+                    f"{task_id} is not a task: it is under `{self._section}`, which is not a phase",
+                    "move it under a `## Phase N: Title` heading to run it, or drop the id "
+                    "if it is a checklist item",
+                    severity="warning",
+                ))
+            return
         title = (match.group("title") or "").strip()
         if not title:
             self.problems.append(Problem(
@@ -136,7 +150,7 @@ class SeedParser:
                 f"write what the task does after its id: `- [ ] {task_id} Create the parser`",
             ))
         facts = self._scan_task_lines(item)
-        body = _dedent_body(self.outline.lines[item.line + 1 : item.end])
+        body = _dedent_body(self.outline.lines[item.line + 1 : item.end], _content_column(source_line))
         self.tasks.append(Task(
             id=task_id,
             title=title,
@@ -180,8 +194,10 @@ class SeedParser:
         return facts
 
     def _read_notes(self, paragraph: Paragraph) -> None:
-        for match in NOTE.finditer(paragraph.text):
-            line = paragraph.line + paragraph.text.count("\n", 0, match.start())
+        # A note written in backticks documents the syntax; it declares nothing.
+        text = "\n".join(inline.mask_code_spans(line)[0] for line in paragraph.text.split("\n"))
+        for match in NOTE.finditer(text):
+            line = paragraph.line + text.count("\n", 0, match.start())
             source = self.outline.lines[line]
             ids_text = match.group("ids")
             ids_column = max(source.find(ids_text), 0)
@@ -194,7 +210,7 @@ class SeedParser:
             self.notes.append(ExecutionNote(
                 task_range=ids_text.strip(),
                 tasks=tuple(refs),
-                reason=_note_reason(match.group("reason")),
+                reason=_note_reason(paragraph.text[match.start("reason") : match.end("reason")]),
                 line=line + 1,
                 column=max(source.find("**Execution Note"), 0) + 1,
             ))
@@ -256,9 +272,21 @@ def _note_reason(raw: str) -> str:
     return reason
 
 
-def _dedent_body(lines: list[str]) -> str:
+def _content_column(first_line: str) -> int:
+    """Where a list item's content starts (`- ` is 2, `10. ` is 4): its body's indent."""
+    marker = LIST_MARKER.match(first_line)
+    return len(marker.group(0)) if marker else 0
+
+
+def _dedent_body(lines: list[str], indent: int) -> str:
+    """The item's nested lines, relative to the item's content column."""
     while lines and not lines[-1].strip():
         lines = lines[:-1]
-    indents = [len(line) - len(line.lstrip()) for line in lines if line.strip()]
-    cut = min(indents, default=0)
-    return "\n".join(line[cut:] for line in lines)
+    while lines and not lines[0].strip():
+        lines = lines[1:]
+    return "\n".join(_strip_indent(line, indent) for line in lines)
+
+
+def _strip_indent(line: str, indent: int) -> str:
+    width = len(line) - len(line.lstrip(" "))
+    return line[min(width, indent):]
