@@ -10,6 +10,8 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
+__version__ = "0.1.0"
+
 _EXPORTS = {
     "Plan": "plan_tasks.model",
     "Phase": "plan_tasks.model",

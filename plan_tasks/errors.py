@@ -61,7 +61,24 @@ class Problem:
 
 
 class PlanError(Exception):
-    """Base class of every error plan-tasks reports to a user without a traceback."""
+    """Base class of every error plan-tasks reports to a user without a traceback.
+
+    ``message`` says what is wrong, ``hint`` how to fix it; ``location`` (a path,
+    or a ``Location``) says where, when there is a where.
+    """
+
+    def __init__(self, message: str, hint: str | None = None, location: Location | str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.location = location
+
+    def format(self) -> str:
+        where = f"{self.location}: " if self.location else "plan-tasks: "
+        text = f"{where}error: {self.message}"
+        if self.hint:
+            text += f"\n  hint: {self.hint}"
+        return text
 
 
 class PlanInvalid(PlanError):
@@ -70,6 +87,9 @@ class PlanInvalid(PlanError):
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = sorted(problems, key=lambda p: (not p.is_error, p.location))
         super().__init__("\n".join(p.format() for p in self.problems))
+
+    def format(self) -> str:
+        return "\n".join(p.format() for p in self.problems)
 
     @property
     def errors(self) -> list[Problem]:

@@ -1,0 +1,40 @@
+"""Argument types and option groups shared by the subcommands."""
+
+from __future__ import annotations
+
+import argparse
+
+PHASE_GATE_HELP = (
+    "how much of each earlier phase must be done before a phase starts: "
+    "1.0 strict phase order, 0.8 the seed's rule, 0 dependencies only"
+)
+
+
+def phase_gate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"`--phase-gate` takes a number from 0 to 1, not {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"`--phase-gate` takes a number from 0 to 1, not {text}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number of 0 or more, not {value}")
+    return value
+
+
+def plan_options() -> argparse.ArgumentParser:
+    """`--plan` and `--root`, which every status command takes."""
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--plan", metavar="PATH",
+                        help="the plan (default: the path in .claude/current-plan.txt)")
+    parent.add_argument("--root", metavar="DIR",
+                        help="project root holding docs/plan-outputs/ (default: the current directory)")
+    return parent

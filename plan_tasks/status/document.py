@@ -1,0 +1,259 @@
+"""The status.json schema and every change to it, as functions on a plain dict.
+
+The schema is the seed system's (``plan-status.js``): ``_comment``,
+``planPath``, ``planName``, ``createdAt``, ``lastUpdatedAt``, ``currentPhase``,
+``tasks`` (``id``, ``phase`` as ``"Phase N: Title"``, ``description``,
+``status`` and, once set, ``startedAt``, ``completedAt``, ``duration`` in ms,
+``retryCount``, ``lastError``, ``error``, ``notes``, ``skipReason``), ``runs``
+and ``summary``. Keys this module does not know are kept as they are, so a
+file written by the seed's tools round-trips. Everything of ours lives under
+the one new key ``planTasks``.
+
+Documents are plain dicts, not models: loading status.json must stay cheap on
+every ``next`` call, and unknown keys must survive.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from plan_tasks.errors import PlanError
+
+Document = dict[str, Any]
+
+STATUSES = ("pending", "in_progress", "completed", "failed", "skipped")
+FINISHED = frozenset({"completed", "skipped"})
+DONE_STATUSES = frozenset({"completed", "failed", "skipped"})
+MAX_RETRIES = 2  # the seed's MAX_RETRIES
+COMMENT = (
+    "This file is the authoritative source of truth for task execution state. The markdown plan "
+    "file is read-only reference documentation. Use plan-tasks (or status-cli.js) to update task status."
+)
+OURS = "planTasks"  # the one key under which plan-tasks keeps its own fields
+
+
+class TaskNotFound(PlanError):
+    """A command named a task id that status.json does not have."""
+
+
+class RunNotFound(PlanError):
+    """`complete-run` named a run id that status.json does not have."""
+
+
+@dataclass(frozen=True)
+class PlanTaskEntry:
+    """What status.json needs to know of one plan task."""
+
+    id: str
+    phase: str
+    description: str
+    checked: bool = False
+
+
+@dataclass
+class SyncReport:
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+
+
+def now_iso() -> str:
+    """A timestamp as JavaScript's ``toISOString()`` writes it: ms precision, ``Z``."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def milliseconds_between(start: str, end: str) -> int | None:
+    try:
+        begin = datetime.fromisoformat(start.replace("Z", "+00:00"))
+        finish = datetime.fromisoformat(end.replace("Z", "+00:00"))
+    except (TypeError, ValueError):
+        return None
+    return round((finish - begin).total_seconds() * 1000)
+
+
+def empty_summary() -> dict[str, int]:
+    return {"totalTasks": 0, "completed": 0, "pending": 0, "in_progress": 0, "failed": 0, "skipped": 0}
+
+
+def recalculate_summary(document: Document) -> dict[str, int]:
+    """Counts by status, as the seed's ``recalculateSummary`` makes them."""
+    summary = empty_summary()
+    tasks = document.get("tasks") or []
+    summary["totalTasks"] = len(tasks)
+    for task in tasks:
+        status = task.get("status") or "pending"
+        key = status if status in summary and status != "totalTasks" else "pending"
+        summary[key] += 1
+    return summary
+
+
+def current_phase(document: Document) -> str | None:
+    """The phase of the first task not finished yet (the last phase when all are)."""
+    tasks = document.get("tasks") or []
+    for task in tasks:
+        if task.get("status") not in FINISHED:
+            return task.get("phase")
+    return tasks[-1].get("phase") if tasks else None
+
+
+def refresh(document: Document) -> None:
+    """Recompute what is derived from the tasks, after any change."""
+    document["summary"] = recalculate_summary(document)
+    document["currentPhase"] = current_phase(document)
+    document["lastUpdatedAt"] = now_iso()
+
+
+def new_document(plan_ref: str, plan_name: str, tasks: Iterable[PlanTaskEntry], plan_hash: str) -> Document:
+    now = now_iso()
+    document: Document = {
+        "_comment": COMMENT,
+        "planPath": plan_ref,
+        "planName": plan_name,
+        "createdAt": now,
+        "lastUpdatedAt": now,
+        "currentPhase": None,
+        "tasks": [_task_record(entry) for entry in tasks],
+        "runs": [],
+        "summary": empty_summary(),
+        OURS: {"planHash": plan_hash, "syncedAt": now},
+    }
+    refresh(document)
+    return document
+
+
+def _task_record(entry: PlanTaskEntry) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "phase": entry.phase,
+        "description": entry.description,
+        "status": "completed" if entry.checked else "pending",
+    }
+
+
+def resync(document: Document, tasks: Iterable[PlanTaskEntry], plan_hash: str) -> SyncReport:
+    """Bring the task list in line with the plan: new tasks pending, removed ones
+    set aside under ``planTasks.removedTasks``, everyone else keeps its status."""
+    report = SyncReport()
+    existing = {task.get("id"): task for task in document.get("tasks") or []}
+    synced = []
+    for entry in tasks:
+        record = existing.pop(entry.id, None)
+        if record is None:
+            record = _task_record(entry)
+            report.added.append(entry.id)
+        elif record.get("phase") != entry.phase or record.get("description") != entry.description:
+            record["phase"], record["description"] = entry.phase, entry.description
+            report.updated.append(entry.id)
+        synced.append(record)
+    ours = document.setdefault(OURS, {})
+    if existing:
+        report.removed = [str(task_id) for task_id in existing]
+        ours.setdefault("removedTasks", []).extend(existing.values())
+    document["tasks"] = synced
+    ours["planHash"] = plan_hash
+    ours["syncedAt"] = now_iso()
+    refresh(document)
+    return report
+
+
+def find_task(document: Document, task_id: str) -> dict[str, Any]:
+    for task in document.get("tasks") or []:
+        if task.get("id") == task_id:
+            return task
+    known = [str(task.get("id")) for task in document.get("tasks") or []]
+    close = difflib.get_close_matches(task_id, known, n=1, cutoff=0.5)
+    hint = f"did you mean {close[0]}?" if close else "`plan-tasks status --plan PLAN` lists the tasks"
+    raise TaskNotFound(f"task {task_id} is not in status.json", hint)
+
+
+def set_status(document: Document, task_id: str, status: str, **extras: Any) -> dict[str, Any]:
+    """The seed's ``updateTaskStatus``: status, timing, extra fields, summary.
+
+    One deliberate difference: a task that starts again (after a failure)
+    gets a fresh ``startedAt``, so ``duration`` measures the attempt that ran.
+    """
+    task = find_task(document, task_id)
+    now = now_iso()
+    previous = task.get("status")
+    task["status"] = status
+    if status == "in_progress" and (previous != "in_progress" or not task.get("startedAt")):
+        task["startedAt"] = now
+        task.pop("completedAt", None)
+        task.pop("duration", None)
+    if status in DONE_STATUSES:
+        task["completedAt"] = now
+        if task.get("startedAt"):
+            duration = milliseconds_between(task["startedAt"], now)
+            if duration is not None:
+                task["duration"] = duration
+    for key, value in extras.items():
+        if value is not None:
+            task[key] = value
+    refresh(document)
+    return task
+
+
+def start_run(document: Document) -> str:
+    runs = document.setdefault("runs", [])
+    stamp = int(datetime.now(timezone.utc).timestamp() * 1000)
+    taken = {run.get("runId") for run in runs}
+    while f"run-{stamp}" in taken:  # two runs started in the same millisecond
+        stamp += 1
+    run_id = f"run-{stamp}"
+    runs.append({"runId": run_id, "startedAt": now_iso(), "completed": 0, "failed": 0,
+                 "tasksCompleted": 0, "tasksFailed": 0})
+    refresh(document)
+    return run_id
+
+
+def complete_run(document: Document, run_id: str, completed: int, failed: int) -> dict[str, Any]:
+    """Close a run. ``completed``/``failed`` are the issue's keys; ``tasksCompleted``/
+    ``tasksFailed`` are what the seed's library writes, kept for its readers."""
+    for run in document.get("runs") or []:
+        if run.get("runId") == run_id:
+            run.update(completedAt=now_iso(), completed=completed, failed=failed,
+                       tasksCompleted=completed, tasksFailed=failed)
+            refresh(document)
+            return run
+    known = [str(run.get("runId")) for run in document.get("runs") or []]
+    hint = f"known runs: {', '.join(known[-3:])}" if known else "start one with `plan-tasks start-run`"
+    raise RunNotFound(f"run {run_id} is not in status.json", hint)
+
+
+def increment_retry(document: Document, task_id: str, error: str) -> dict[str, Any]:
+    """The seed's ``incrementRetryCount``: count the failure, remember its error."""
+    task = find_task(document, task_id)
+    task["retryCount"] = int(task.get("retryCount") or 0) + 1
+    task["lastError"] = error
+    task["lastErrorAt"] = now_iso()
+    refresh(document)
+    return {
+        "canRetry": task["retryCount"] <= MAX_RETRIES,
+        "retryCount": task["retryCount"],
+        "maxRetries": MAX_RETRIES,
+        "taskId": task_id,
+        "lastError": error,
+    }
+
+
+def failed_tasks(document: Document, *, max_retries: int = MAX_RETRIES, exhausted: bool) -> list[dict[str, Any]]:
+    """The seed's ``getRetryableTasks`` (exhausted=False) or ``getExhaustedTasks``."""
+    found = []
+    for task in document.get("tasks") or []:
+        if task.get("status") != "failed":
+            continue
+        retries = int(task.get("retryCount") or 0)
+        if (retries >= max_retries) != exhausted:
+            continue
+        entry = {"id": task.get("id"), "description": task.get("description"), "phase": task.get("phase"),
+                 "retryCount": retries if not exhausted else task.get("retryCount")}
+        # JSON.stringify drops undefined values: absent keys stay absent.
+        for key in ("lastError", "lastErrorAt"):
+            if task.get(key) is not None:
+                entry[key] = task[key]
+        found.append(entry)
+    return found

@@ -1,0 +1,94 @@
+"""Where a plan's status lives, as the seed system lays it out.
+
+``docs/plan-outputs/<plan file name without .md>/`` under the project root
+holds ``status.json``, ``findings/`` and ``timestamps/``. Which plan a command
+means is ``--plan PATH``, else the seed's pointer ``.claude/current-plan.txt``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from plan_tasks.errors import PlanError
+
+OUTPUT_BASE = "docs/plan-outputs"
+CURRENT_PLAN_FILE = ".claude/current-plan.txt"
+
+
+class NoPlanGiven(PlanError):
+    """No `--plan` and no `.claude/current-plan.txt` to fall back on."""
+
+
+@dataclass(frozen=True)
+class PlanPaths:
+    """Every path a plan's status needs, resolved against the project root."""
+
+    root: Path
+    plan: Path  # absolute
+    plan_ref: str  # as status.json records it: relative to root where possible, POSIX
+
+    @property
+    def name(self) -> str:
+        return output_dir_name(self.plan_ref)
+
+    @property
+    def output_dir(self) -> Path:
+        return self.root / OUTPUT_BASE / self.name
+
+    @property
+    def status_file(self) -> Path:
+        return self.output_dir / "status.json"
+
+    @property
+    def lock_file(self) -> Path:
+        # Not `status.json.lock`: the seed's proper-lockfile makes a directory of that name.
+        return self.output_dir / ".status.lock"
+
+    @property
+    def findings_dir(self) -> Path:
+        return self.output_dir / "findings"
+
+    @property
+    def timestamps_dir(self) -> Path:
+        return self.output_dir / "timestamps"
+
+    def findings_file(self, task_id: str) -> Path:
+        return self.findings_dir / f"{task_id.replace('.', '-')}.md"
+
+    def relative(self, path: Path) -> str:
+        """A path as the seed prints it: relative to the project root."""
+        try:
+            return path.relative_to(self.root).as_posix()
+        except ValueError:
+            return path.as_posix()
+
+
+def output_dir_name(plan_ref: str) -> str:
+    """``docs/plans/my-plan.md`` -> ``my-plan`` (the seed's ``path.basename(p, '.md')``)."""
+    name = PurePosixPath(plan_ref.replace("\\", "/")).name
+    return name[:-3] if name.endswith(".md") and len(name) > 3 else name
+
+
+def resolve_plan(plan: str | None, root: str | None = None) -> PlanPaths:
+    """The plan a command means: ``--plan``, else ``.claude/current-plan.txt``."""
+    root_path = Path(root or os.getcwd()).resolve()
+    if plan is None:
+        pointer = root_path / CURRENT_PLAN_FILE
+        try:
+            plan = pointer.read_text(encoding="utf-8").strip() or None
+        except OSError:
+            plan = None
+        if plan is None:
+            raise NoPlanGiven(
+                "no plan given",
+                f"pass `--plan PATH` (or write the plan's path to {CURRENT_PLAN_FILE}, as the seed system does)",
+            )
+    plan_path = Path(plan)
+    absolute = (plan_path if plan_path.is_absolute() else root_path / plan_path).resolve()
+    try:
+        plan_ref = absolute.relative_to(root_path).as_posix()
+    except ValueError:
+        plan_ref = absolute.as_posix()
+    return PlanPaths(root_path, absolute, plan_ref)

@@ -1,0 +1,117 @@
+"""Loading and changing a plan's status.json safely.
+
+Reads take no lock: every write replaces the file atomically, so a reader
+always sees a whole file. Every change is a transaction: take the plan's
+inter-process lock, load, change, write atomically, release. Eight processes
+marking tasks at once therefore lose no update.
+
+A file that does not parse, or is not a status document, is reported with its
+location and a recovery hint and is never overwritten: the user decides.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from plan_tasks.errors import Location, PlanError
+from plan_tasks.status.atomic import write_text_atomic
+from plan_tasks.status.document import Document
+from plan_tasks.status.paths import PlanPaths
+
+LOCK_TIMEOUT_SECONDS = 30.0
+
+
+class StatusMissing(PlanError):
+    """The plan has no status.json yet."""
+
+
+class StatusCorrupt(PlanError):
+    """status.json exists but cannot be used; it is left untouched."""
+
+
+class StatusLocked(PlanError):
+    """Another process held the lock for longer than the timeout."""
+
+
+def dump(document: Document) -> str:
+    """JSON as the seed writes it (``JSON.stringify(status, null, 2)``)."""
+    return json.dumps(document, indent=2, ensure_ascii=False)
+
+
+def load_status(paths: PlanPaths) -> Document:
+    """The plan's status document; raises StatusMissing or StatusCorrupt."""
+    status_file = paths.status_file
+    try:
+        text = status_file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise StatusMissing(
+            f"no status for {paths.plan_ref} yet",
+            f"create it with `plan-tasks init --plan {paths.plan_ref}`",
+            paths.relative(status_file),
+        ) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise _corrupt(paths, f"cannot read status file: {error}") from None
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        location = Location(paths.relative(status_file), error.lineno, error.colno)
+        raise _corrupt(paths, f"status file is not valid JSON ({error.msg})", location) from None
+    if not isinstance(document, dict) or not isinstance(document.get("tasks"), list):
+        raise _corrupt(paths, "status file has no `tasks` list: it is not a plan status document")
+    if not all(isinstance(task, dict) and "id" in task for task in document["tasks"]):
+        raise _corrupt(paths, "status file has a task entry without an `id`")
+    return document
+
+
+def _corrupt(paths: PlanPaths, message: str, location: Location | None = None) -> StatusCorrupt:
+    relative = paths.relative(paths.status_file)
+    return StatusCorrupt(
+        message,
+        f"it was left as it is; restore it from version control (`git checkout -- {relative}`), "
+        f"or move it aside and run `plan-tasks init --plan {paths.plan_ref}` to start over "
+        "(task statuses are then lost)",
+        location or relative,
+    )
+
+
+def save_status(paths: PlanPaths, document: Document) -> None:
+    write_text_atomic(paths.status_file, dump(document) + "\n")
+
+
+@contextmanager
+def locked(paths: PlanPaths, timeout: float = LOCK_TIMEOUT_SECONDS) -> Iterator[None]:
+    """Hold the plan's inter-process lock (a file lock beside status.json)."""
+    from filelock import FileLock, Timeout  # imported here: only writers pay for it
+
+    paths.output_dir.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(paths.lock_file), timeout=timeout)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise StatusLocked(
+            f"status of {paths.plan_ref} stayed locked for {timeout:.0f} s",
+            f"another plan-tasks process is changing it; if none is, delete {paths.relative(paths.lock_file)}",
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+@contextmanager
+def transaction(paths: PlanPaths) -> Iterator[Document]:
+    """Lock, load, let the caller change the document, write it back atomically.
+
+    If the caller raises, nothing is written.
+    """
+    with locked(paths):
+        document = load_status(paths)
+        yield document
+        save_status(paths, document)
+
+
+def status_exists(paths: PlanPaths) -> bool:
+    return Path(paths.status_file).is_file()
