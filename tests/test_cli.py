@@ -109,6 +109,18 @@ def test_bad_plan_file_exits_2_with_a_located_error_and_no_traceback(
     assert_no_traceback(result)
 
 
+def test_validate_without_plans_or_pointer_names_the_missing_plan(tmp_path: Path) -> None:
+    # With no PLAN, `validate` checks status.json against its plan: the seed's
+    # `validate`. With neither --plan nor .claude/current-plan.txt there is no plan.
+    result = subprocess.run([sys.executable, "-m", "plan_tasks", "validate"], cwd=tmp_path,
+                            capture_output=True, text=True)
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == (
+        "plan-tasks: error: no plan given\n"
+        "  hint: pass `--plan PATH` (or write the plan's path to .claude/current-plan.txt, as the seed system does)\n"
+    )
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -116,10 +128,9 @@ def test_bad_plan_file_exits_2_with_a_located_error_and_no_traceback(
         (["show", "--phase-gate", "abc", SMALL], "`--phase-gate` takes a number from 0 to 1, not 'abc'"),
         (["show", "--phase-gate", "nan", SMALL], "`--phase-gate` takes a number from 0 to 1, not nan"),
         (["graph", "--format", "png", SMALL], "invalid choice: 'png'"),
-        (["validate"], "the following arguments are required: PLAN"),
         ([], "the following arguments are required: COMMAND"),
     ],
-    ids=["gate above 1", "gate not a number", "gate nan", "unknown format", "no plan", "no command"],
+    ids=["gate above 1", "gate not a number", "gate nan", "unknown format", "no command"],
 )
 def test_bad_arguments_are_usage_errors_with_exit_2(args: list[str], message: str) -> None:
     result = run_cli(*args)
