@@ -21,11 +21,15 @@ from plan_tasks.cli_options import PHASE_GATE_HELP, non_negative_int, phase_gate
 from plan_tasks.errors import EXIT_OK, EXIT_TASKS_FAILED, PlanError
 from plan_tasks.status import document as doc
 from plan_tasks.status.paths import PlanPaths, resolve_plan
-from plan_tasks.status.store import load_status, locked, save_status, status_exists, transaction
+from plan_tasks.status.store import load_status, status_exists, transaction
+from plan_tasks.status.sync import initialize, plan_entries
 
 
 def _print_json(data: Any) -> None:
-    print(json.dumps(data, indent=2, ensure_ascii=False))
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    # A lone surrogate (valid in JSON as "\ud800") cannot be encoded; JSON.stringify
+    # writes it as an escape, and so do we.
+    print(text.encode("utf-8", "backslashreplace").decode("utf-8"))
 
 
 def _paths(args: argparse.Namespace) -> PlanPaths:
@@ -98,32 +102,6 @@ def register(commands: Any) -> None:
 
 
 # -- creating and syncing ----------------------------------------------------
-
-
-def _plan_entries(paths: PlanPaths) -> tuple[Any, list[doc.PlanTaskEntry]]:
-    from plan_tasks.plan_cache import load_index
-
-    indexed = load_index(paths.plan, paths.plan_ref)
-    index = indexed.index
-    entries = [doc.PlanTaskEntry(task.id, index.phase_name(task), task.description, task.checked)
-               for task in index.tasks]
-    return indexed, entries
-
-
-def initialize(paths: PlanPaths) -> tuple[doc.Document, doc.SyncReport | None]:
-    """Create status.json from the plan, or re-sync an existing one (under the lock)."""
-    indexed, entries = _plan_entries(paths)
-    with locked(paths):
-        if status_exists(paths):
-            document = load_status(paths)
-            report = doc.resync(document, entries, indexed.digest)
-        else:
-            document = doc.new_document(paths.plan_ref, indexed.index.title, entries, indexed.digest)
-            report = None
-        for directory in (paths.findings_dir, paths.timestamps_dir):
-            directory.mkdir(parents=True, exist_ok=True)
-        save_status(paths, document)
-    return document, report
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -228,7 +206,8 @@ def cmd_next(args: argparse.Namespace) -> int:
     paths = _paths(args)
     document = load_status(paths)
     if args.count is not None and args.batch:
-        raise PlanError("give either N or `--batch auto`, not both")
+        raise PlanError("give either N or `--batch auto`, not both",
+                        "drop N to size the batch from the plan, or drop `--batch auto`")
     count = args.count if args.count is not None else DEFAULT_COUNT
     if args.batch == "auto":
         count = batch_size(len(document["tasks"]))
@@ -237,8 +216,9 @@ def cmd_next(args: argparse.Namespace) -> int:
 
         try:
             raw = paths.plan.read_bytes()
-            plan_text: str | None = raw.decode("utf-8")
-        except (OSError, UnicodeDecodeError):
+            # Node's readFileSync(path, 'utf8') turns bad bytes into U+FFFD and reads on.
+            plan_text: str | None = raw.decode("utf-8", errors="replace")
+        except OSError:
             raw, plan_text = b"", None  # the seed reads no constraints then, and goes on
         _warn_if_plan_changed(document, hashlib.sha256(raw).hexdigest(), paths)
         _print_json(select_next_seed(document, plan_text, count))
@@ -343,7 +323,7 @@ def cmd_validate_status(args: argparse.Namespace) -> int:
     """The seed's `validate` (repair the summary, reset unknown statuses) plus a
     comparison of status.json with the plan's current tasks."""
     paths = _paths(args)
-    _, entries = _plan_entries(paths)
+    _, entries = plan_entries(paths)
     issues: list[str] = []
     fixed = 0
     with transaction(paths) as document:

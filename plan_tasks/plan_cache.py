@@ -58,8 +58,8 @@ def load_index(plan_path: Path, display_path: str) -> IndexedPlan:
     entry = cache_dir() / f"{_cache_key(digest)}.json"
     try:
         return IndexedPlan(PlanIndex.from_json(json.loads(entry.read_text(encoding="utf-8"))), text, digest)
-    except (OSError, ValueError, KeyError, TypeError):
-        pass  # no entry, or one this version cannot read: parse
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        pass  # no entry, or one this version cannot read (even valid JSON of another shape): parse
     index = _parse(text, display_path)
     _store(entry, index)
     return IndexedPlan(index, text, digest)

@@ -2,8 +2,8 @@
 
 The seed analysis's recommendations, made real. A task is offered when:
 
-* it is pending and every task it waits for (explicit dependency, sequential
-  chain, same-file predecessor) is completed or skipped, or it failed and has
+* every task it waits for (explicit dependency, sequential chain, same-file
+  predecessor) is completed or skipped, and it is pending, or it failed and has
   retries left (``retryCount < max_retries``; exhausted ones are listed apart);
 * its phase is open: every earlier phase has at least ``phase_gate`` of its
   tasks completed or skipped (0.8 as the seed, 1.0 strict, 0 dependencies only);
@@ -101,31 +101,40 @@ def select_next_ready(
     candidates: list[tuple[IndexedTask, str, str]] = []
     blocked: list[dict[str, Any]] = []
     exhausted: list[dict[str, Any]] = []
+
+    def block(task: IndexedTask, status: str, reason: str, blocked_by: list[str]) -> None:
+        if explain:  # thousands of entries nobody asked for would cost more than the answer
+            blocked.append(_entry(index, task, status, reason, blocked_by))
+
     for task in index.tasks:
         status = status_of.get(task.id)
-        if status == "failed":
-            retries = int(records[task.id].get("retryCount") or 0)
-            if retries >= max_retries:
-                exhausted.append(_entry(index, task, status, f"failed - {retries} of {max_retries} retries used", []))
-            else:
-                candidates.append((task, status, f"failed - retry {retries + 1} of {max_retries}"))
-        elif status == "pending":
-            waiting = [upstream for upstream in task.predecessors if status_of.get(upstream, "pending") not in FINISHED]
-            if waiting:
-                blocked.append(_entry(index, task, status, "waiting for its dependencies", waiting))
-            elif task.phase >= open_count:
-                blocked.append(_entry(index, task, status, f"phase gate: earlier phases under {phase_gate:.0%} done", []))
-            else:
-                candidates.append((task, status, "pending - ready to implement"))
+        if status not in ("pending", "failed"):
+            continue
+        # A failed task waits too: retrying it beside a predecessor that is itself
+        # being retried (or was reset) would break the order the plan asks for.
+        waiting = [upstream for upstream in task.predecessors if status_of.get(upstream, "pending") not in FINISHED]
+        retries = int(records[task.id].get("retryCount") or 0)
+        if status == "failed" and retries >= max_retries:
+            exhausted.append(_entry(index, task, status, f"failed - {retries} of {max_retries} retries used", []))
+        elif waiting:
+            block(task, status, "waiting for its dependencies", waiting)
+        elif status == "failed":
+            candidates.append((task, status, f"failed - retry {retries + 1} of {max_retries}"))
+        elif task.phase >= open_count:
+            block(task, status, f"phase gate: earlier phases under {phase_gate:.0%} done", [])
+        else:
+            candidates.append((task, status, "pending - ready to implement"))
 
     priority = remaining_path_weights(index, status_of)
     candidates.sort(key=lambda item: (-priority[item[0].id], index.order[item[0].id]))
     chosen: list[dict[str, Any]] = []
     claimed: dict[str, str] = {}
     for task, status, reason in candidates:
+        if len(chosen) >= count and not explain:
+            break
         holders = sorted({busy_files.get(path) or claimed.get(path) for path in task.files} - {None})
         if holders:
-            blocked.append(_entry(index, task, status, "shares a file with a task in progress or already chosen", holders))
+            block(task, status, "shares a file with a task in progress or already chosen", holders)
             continue
         if len(chosen) < count:
             chosen.append(_entry(index, task, status, reason, []))

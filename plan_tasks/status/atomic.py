@@ -10,11 +10,12 @@ worst, a stray ``.tmp`` file that the next write does not trip over.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 
 def write_atomic(path: Path, data: bytes) -> None:
+    import tempfile  # here, not at the top: read-only commands never pay for it
+
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

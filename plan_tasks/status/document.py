@@ -15,7 +15,6 @@ every ``next`` call, and unknown keys must survive.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -164,6 +163,8 @@ def find_task(document: Document, task_id: str) -> dict[str, Any]:
     for task in document.get("tasks") or []:
         if task.get("id") == task_id:
             return task
+    import difflib  # only an error pays for it
+
     known = [str(task.get("id")) for task in document.get("tasks") or []]
     close = difflib.get_close_matches(task_id, known, n=1, cutoff=0.5)
     hint = f"did you mean {close[0]}?" if close else "`plan-tasks status --plan PLAN` lists the tasks"

@@ -45,15 +45,20 @@ def load_status(paths: PlanPaths) -> Document:
     """The plan's status document; raises StatusMissing or StatusCorrupt."""
     status_file = paths.status_file
     try:
-        text = status_file.read_text(encoding="utf-8")
+        raw = status_file.read_bytes()
     except FileNotFoundError:
         raise StatusMissing(
             f"no status for {paths.plan_ref} yet",
             f"create it with `plan-tasks init --plan {paths.plan_ref}`",
             paths.relative(status_file),
         ) from None
-    except (OSError, UnicodeDecodeError) as error:
+    except OSError as error:
         raise _corrupt(paths, f"cannot read status file: {error}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        location = _byte_location(paths, raw, error.start)
+        raise _corrupt(paths, f"status file is not valid UTF-8 (byte 0x{raw[error.start]:02x})", location) from None
     try:
         document = json.loads(text)
     except json.JSONDecodeError as error:
@@ -66,6 +71,14 @@ def load_status(paths: PlanPaths) -> Document:
     return document
 
 
+def _byte_location(paths: PlanPaths, raw: bytes, offset: int) -> Location:
+    """The line and column of a byte offset (the bytes before it are valid UTF-8)."""
+    before = raw[:offset]
+    line_start = before.rfind(b"\n") + 1
+    column = len(before[line_start:].decode("utf-8")) + 1
+    return Location(paths.relative(paths.status_file), before.count(b"\n") + 1, column)
+
+
 def _corrupt(paths: PlanPaths, message: str, location: Location | None = None) -> StatusCorrupt:
     relative = paths.relative(paths.status_file)
     return StatusCorrupt(
@@ -73,11 +86,17 @@ def _corrupt(paths: PlanPaths, message: str, location: Location | None = None) -
         f"it was left as it is; restore it from version control (`git checkout -- {relative}`), "
         f"or move it aside and run `plan-tasks init --plan {paths.plan_ref}` to start over "
         "(task statuses are then lost)",
-        location or relative,
+        # A problem with the document as a whole is reported at its start, `path:1:1`.
+        location or Location(relative),
     )
 
 
 def save_status(paths: PlanPaths, document: Document) -> None:
+    """Write status.json atomically; call it only while holding the plan's lock."""
+    # Under the lock no other writer is mid-write, so any temporary file left
+    # beside status.json belongs to a writer that was killed: remove it.
+    for stale in paths.output_dir.glob(f".{paths.status_file.name}.*.tmp"):
+        stale.unlink(missing_ok=True)
     write_text_atomic(paths.status_file, dump(document) + "\n")
 
 

@@ -1,0 +1,40 @@
+"""Bringing status.json in line with its plan: create it, or re-sync it.
+
+The plan is read through the parse cache (``plan_tasks.plan_cache``), so a
+re-sync of an unchanged plan costs no parsing.
+"""
+
+from __future__ import annotations
+
+from plan_tasks.plan_cache import IndexedPlan, load_index
+from plan_tasks.status import document as doc
+from plan_tasks.status.paths import PlanPaths
+from plan_tasks.status.store import load_status, locked, save_status, status_exists
+
+
+def plan_entries(paths: PlanPaths) -> tuple[IndexedPlan, list[doc.PlanTaskEntry]]:
+    """The plan's tasks as status.json records them."""
+    indexed = load_index(paths.plan, paths.plan_ref)
+    index = indexed.index
+    entries = [doc.PlanTaskEntry(task.id, index.phase_name(task), task.description, task.checked)
+               for task in index.tasks]
+    return indexed, entries
+
+
+def initialize(paths: PlanPaths) -> tuple[doc.Document, doc.SyncReport | None]:
+    """Create status.json from the plan, or re-sync an existing one (under the lock).
+
+    Returns the document and, for a re-sync, what changed (None when created).
+    """
+    indexed, entries = plan_entries(paths)
+    with locked(paths):
+        if status_exists(paths):
+            document = load_status(paths)
+            report: doc.SyncReport | None = doc.resync(document, entries, indexed.digest)
+        else:
+            document = doc.new_document(paths.plan_ref, indexed.index.title, entries, indexed.digest)
+            report = None
+        for directory in (paths.findings_dir, paths.timestamps_dir):
+            directory.mkdir(parents=True, exist_ok=True)
+        save_status(paths, document)
+    return document, report
