@@ -574,3 +574,25 @@ def test_the_lock_file_is_not_the_seed_lockfile_directory(project: Project) -> N
     seed_lock.mkdir()
     assert project.run("mark-complete", "1.2")[0] == 0
     assert seed_lock.is_dir()
+
+
+def test_a_killed_writers_old_temp_file_is_removed_by_the_next_write(tmp_path: Path) -> None:
+    import os
+    import time
+
+    from plan_tasks.status.paths import resolve_plan
+    from plan_tasks.status.store import STALE_TEMP_SECONDS, save_status
+
+    plan = tmp_path / "plan.md"
+    plan.write_text("## Phase 1: A\n- [ ] 1.1 a\n", encoding="utf-8")
+    paths = resolve_plan(str(plan), str(tmp_path))
+    paths.output_dir.mkdir(parents=True)
+    old = paths.output_dir / ".status.json.killed.tmp"
+    fresh = paths.output_dir / ".status.json.live.tmp"
+    old.write_text("half a file")
+    fresh.write_text("a write in progress")
+    long_ago = time.time() - STALE_TEMP_SECONDS - 10
+    os.utime(old, (long_ago, long_ago))
+    save_status(paths, {"tasks": []})
+    assert not old.exists()
+    assert fresh.exists()  # it may belong to a live writer

@@ -15,7 +15,9 @@ Every rule and quirk is kept, because scripts and prompts depend on them:
   en dashes or spaced dashes; a CRLF plan yields no notes at all.
 
 JavaScript semantics are reproduced where Python's differ: ``\\d`` is ASCII,
-``.`` stops at CR and the Unicode line separators, ``trim()`` strips the BOM.
+``\\s`` is JavaScript's whitespace set (the BOM is in it; NEL and U+001C-U+001F
+are not), ``.`` stops at CR and the Unicode line separators, ``/i`` folds ASCII
+letters only (no long s, Kelvin sign or dotless i), ``trim()`` strips the BOM.
 """
 
 from __future__ import annotations
@@ -24,14 +26,19 @@ import re
 from typing import Any
 
 _UNDEFINED = object()
-_JS_SPACE = "\\s\ufeff"  # JavaScript's \s is Python's Unicode \s plus the BOM
+# JavaScript's \s (= the characters trim() strips), spelled out: Python's Unicode \s
+# lacks the BOM and adds U+001C-U+001F and U+0085.
+_JS_SPACE = r"\t\n\x0b\x0c\r \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+# JavaScript's /i without the u flag never folds a non-ASCII character onto an ASCII
+# letter; Python's IGNORECASE does (U+017F ~ s, U+212A ~ k, U+0131/U+0130 ~ i).
+_JS_IGNORECASE = re.IGNORECASE | re.ASCII
 _JS_DOT = "[^\n\r\u2028\u2029]"
 NOTE_PATTERN = re.compile(
     rf"\*\*Execution Note:\*\*[{_JS_SPACE}]*Tasks?[{_JS_SPACE}]+([0-9.,{_JS_SPACE}-]+)[{_JS_SPACE}]+(?:are|is)"
     rf"[{_JS_SPACE}]+\[SEQUENTIAL\][{_JS_SPACE}]*[-–—]?[{_JS_SPACE}]*({_JS_DOT}+?)(?:\n|\Z)",
-    re.IGNORECASE,
+    _JS_IGNORECASE,
 )
-RANGE_SPLIT = re.compile(rf"[{_JS_SPACE}]+and[{_JS_SPACE}]+|,[{_JS_SPACE}]*(?=[0-9])", re.IGNORECASE)
+RANGE_SPLIT = re.compile(rf"[{_JS_SPACE}]+and[{_JS_SPACE}]+|,[{_JS_SPACE}]*(?=[0-9])", _JS_IGNORECASE)
 SEED_RANGE = re.compile(r"^([0-9]+)\.([0-9]+)-([0-9]+)\.([0-9]+)$")
 SEED_SINGLE = re.compile(r"^[0-9]+\.[0-9]+$")
 PHASE_NUMBER = re.compile(rf"Phase[{_JS_SPACE}]+([0-9]+)")

@@ -12,6 +12,7 @@ location and a recovery hint and is never overwritten: the user decides.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +23,7 @@ from plan_tasks.status.document import Document
 from plan_tasks.status.paths import PlanPaths
 
 LOCK_TIMEOUT_SECONDS = 30.0
+STALE_TEMP_SECONDS = 300.0
 
 
 class StatusMissing(PlanError):
@@ -93,10 +95,15 @@ def _corrupt(paths: PlanPaths, message: str, location: Location | None = None) -
 
 def save_status(paths: PlanPaths, document: Document) -> None:
     """Write status.json atomically; call it only while holding the plan's lock."""
-    # Under the lock no other writer is mid-write, so any temporary file left
-    # beside status.json belongs to a writer that was killed: remove it.
+    # A temporary file beside status.json that is minutes old belongs to a writer
+    # that was killed (a live write takes milliseconds): remove it.
+    cutoff = time.time() - STALE_TEMP_SECONDS
     for stale in paths.output_dir.glob(f".{paths.status_file.name}.*.tmp"):
-        stale.unlink(missing_ok=True)
+        try:
+            if stale.stat().st_mtime < cutoff:
+                stale.unlink()
+        except OSError:
+            pass  # gone already, or not ours to remove
     write_text_atomic(paths.status_file, dump(document) + "\n")
 
 
