@@ -17,7 +17,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from plan_tasks import __version__, cli_plan, cli_status
+from plan_tasks import __version__, cli_plan, cli_run, cli_status
 from plan_tasks.errors import EXIT_INVALID, EXIT_OK, PlanError
 
 
@@ -30,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     cli_plan.register(commands)
     cli_status.register(commands)
+    cli_run.register(commands)
     return parser
 
 

@@ -86,7 +86,14 @@ def resolve_plan(plan: str | None, root: str | None = None) -> PlanPaths:
                 f"pass `--plan PATH` (or write the plan's path to {CURRENT_PLAN_FILE}, as the seed system does)",
             )
     plan_path = Path(plan)
-    absolute = (plan_path if plan_path.is_absolute() else root_path / plan_path).resolve()
+    if plan_path.is_absolute():
+        absolute = plan_path.resolve()
+    else:
+        # Relative to the project root, as the seed reads it; failing that, relative to
+        # where the command runs (`run examples/plan.md --root build/demo`).
+        absolute = (root_path / plan_path).resolve()
+        if not absolute.exists() and plan_path.exists():
+            absolute = plan_path.resolve()
     try:
         plan_ref = absolute.relative_to(root_path).as_posix()
     except ValueError:

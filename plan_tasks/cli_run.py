@@ -1,0 +1,141 @@
+"""`plan-tasks run`: execute a plan as a Prefect flow run.
+
+Everything that can be wrong with the input (the plan, the selection, the
+options) is checked before Prefect is imported, so mistakes answer in a
+fraction of a second with exit code 2. ``--dry-run`` prints the execution
+groups and never imports Prefect. With no ``PREFECT_API_URL``, the run uses
+Prefect's ephemeral server: no setup, and no telemetry or log noise unless
+``--verbose``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+import time
+from typing import Any
+
+from plan_tasks.cli_options import PHASE_GATE_HELP, non_negative_int, phase_gate
+from plan_tasks.errors import EXIT_OK, EXIT_TASKS_FAILED, PlanError
+
+
+def register(commands: Any) -> None:
+    run = commands.add_parser("run", help="run a plan as a Prefect flow (all unfinished tasks, or a selection)")
+    run.add_argument("plan", metavar="PLAN")
+    run.add_argument("selection", nargs="*", metavar="TASK",
+                     help="task ids (1.1 1.3) or phases (phase:2, p:2); default: every unfinished task")
+    run.add_argument("--root", metavar="DIR", help="project root (default: the current directory)")
+    run.add_argument("--phase-gate", type=phase_gate, default=0.8, metavar="F", help=PHASE_GATE_HELP + " (default 0.8)")
+    run.add_argument("--max-parallel", type=non_negative_int, metavar="N",
+                     help="slots for concurrent tasks (default: the seed's batch table: <10 tasks 3, 10-30 4, >30 5)")
+    run.add_argument("--executor", choices=("agent", "shell", "python"), default="agent",
+                     help="what runs tasks that carry no shell block, Run: or Call: line (default: agent)")
+    run.add_argument("--agent-command", metavar="CMD",
+                     help="agent command line (default: $PLAN_TASKS_AGENT_COMMAND, else [tool.plan-tasks] agent-command)")
+    run.add_argument("--retries", type=non_negative_int, default=2, metavar="N",
+                     help="retries of a transiently failing task (default 2, the seed's MAX_RETRIES)")
+    run.add_argument("--retry-delay", type=float, default=2.0, metavar="S", help="first retry delay; doubles each retry")
+    run.add_argument("--timeout", type=float, default=1800.0, metavar="S", help="per attempt, on the process group")
+    run.add_argument("--update-plan", action="store_true", help="tick each task's checkbox in the plan when it completes")
+    run.add_argument("--rate-limit", metavar="N/min", help="at most N agent calls per minute")
+    run.add_argument("--events-jsonl", metavar="FILE", help="also write plan.task.* events as JSON lines")
+    run.add_argument("--dry-run", action="store_true", help="print the execution groups and exit")
+    run.add_argument("--verbose", action="store_true", help="show Prefect's own logs")
+    run.set_defaults(handler=cmd_run)
+
+
+def _check_input(args: argparse.Namespace) -> tuple[Any, list[str], Any]:
+    """Load the plan and the selection without Prefect; PlanError on bad input."""
+    from plan_tasks.load import load_plan
+    from plan_tasks.run_config import parse_rate, resolve_agent_command
+    from plan_tasks.run_record import tasks_to_run
+    from plan_tasks.status.paths import resolve_plan
+    from plan_tasks.status.store import load_status, status_exists
+
+    paths = resolve_plan(args.plan, args.root)
+    loaded = load_plan(str(paths.plan))
+    if status_exists(paths):
+        snapshot = load_status(paths)
+    else:
+        snapshot = {"tasks": [{"id": t.id, "status": t.initial_status} for t in loaded.plan.tasks]}
+    selected = tasks_to_run(loaded.plan, snapshot, tuple(args.selection))
+    if args.rate_limit:
+        args.rate_per_second = parse_rate(args.rate_limit)
+    else:
+        args.rate_per_second = None
+    if args.max_parallel == 0:
+        raise PlanError("`--max-parallel` must be at least 1")
+    if args.executor == "agent" and not args.dry_run:
+        needs_agent = [t for t in selected if _needs_agent(loaded.plan.task_by_id[t])]
+        if needs_agent and not resolve_agent_command(args.agent_command, paths.root):
+            raise PlanError(
+                f"{len(needs_agent)} task(s) need an agent (e.g. {needs_agent[0]}) but no agent command is set",
+                "pass `--agent-command CMD`, set PLAN_TASKS_AGENT_COMMAND, or add `agent-command = [...]` under "
+                "[tool.plan-tasks] in pyproject.toml; or pick `--executor shell`")
+    return paths, selected, loaded
+
+
+def _needs_agent(task: Any) -> bool:
+    from plan_tasks.executors import choose_executor
+
+    return choose_executor(task, "agent") == "agent"
+
+
+def _dry_run(loaded: Any, selected: list[str], args: argparse.Namespace) -> int:
+    graph = loaded.graph
+    finished = [task_id for task_id in graph.task_ids if task_id not in set(selected)]
+    groups = graph.levels(args.phase_gate, finished)
+    path, weight = graph.critical_path(args.phase_gate, finished)
+    print(f"{loaded.plan.title}: {len(selected)} task(s) to run, phase gate {args.phase_gate:g}")
+    for number, wave in enumerate(groups, 1):
+        label = "parallel" if len(wave) > 1 else "single"
+        print(f"  group {number} ({label}): {', '.join(wave)}")
+    print(f"Critical path (weight {weight}): {' -> '.join(path) if path else '(nothing to run)'}")
+    return EXIT_OK
+
+
+def _quiet_prefect(verbose: bool) -> None:
+    # Must happen before Prefect is imported: it reads settings at import.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    if not verbose:
+        # CRITICAL: a failed run is reported by plan-tasks itself, without Prefect's traceback.
+        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "CRITICAL")
+        os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "ERROR")
+        os.environ.setdefault("PREFECT_LOGGING_SERVER_LEVEL", "ERROR")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    paths, selected, loaded = _check_input(args)
+    if args.dry_run:
+        return _dry_run(loaded, selected, args)
+    if not selected:
+        print(f"{paths.plan_ref}: nothing to run: every selected task is completed or skipped")
+        return EXIT_OK
+    _quiet_prefect(args.verbose)
+    started = time.monotonic()
+    from plan_tasks.compile import PlanRunFailed, run_plan
+
+    state = run_plan(
+        plan=str(paths.plan), root=str(paths.root), tasks=list(args.selection) or None,
+        phase_gate=args.phase_gate, max_parallel=args.max_parallel, executor=args.executor,
+        agent_command=shlex.split(args.agent_command) if args.agent_command else None,
+        retries=args.retries, retry_delay_seconds=args.retry_delay, timeout_seconds=args.timeout,
+        update_plan=args.update_plan, rate_limit_per_second=args.rate_per_second,
+        events_jsonl=args.events_jsonl, return_state=True,
+    )
+    elapsed = time.monotonic() - started
+    result = state.result(raise_on_failure=False)
+    if isinstance(result, PlanRunFailed):
+        print(f"{paths.plan_ref}: run failed after {elapsed:.1f} s: {result}", file=sys.stderr)
+        return EXIT_TASKS_FAILED
+    if isinstance(result, PlanError):
+        raise result
+    if isinstance(result, BaseException):
+        print(f"{paths.plan_ref}: run crashed after {elapsed:.1f} s: {type(result).__name__}: {result}",
+              file=sys.stderr)
+        return EXIT_TASKS_FAILED
+    print(f"{paths.plan_ref}: {result['completed']} completed, {result['failed']} failed, "
+          f"{result['skipped']} skipped in {elapsed:.1f} s (run {result['runId']})")
+    return EXIT_OK

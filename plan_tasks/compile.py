@@ -1,0 +1,399 @@
+"""A plan as a Prefect flow: the only library module that imports Prefect.
+
+Shape of a run (the design card's):
+
+* one flow run per plan, named after the plan;
+* one subflow per phase, named ``Phase N: Title``, started when its first task
+  becomes ready, so that with ``phase_gate=0`` phases overlap in time;
+* one Prefect task run per plan task, named ``<id> <title>``, submitted only
+  once everything it waits for has finished, with those upstream futures as
+  ``wait_for``: the run graph shows every dependency, sequential chain and file
+  conflict, and no worker thread ever blocks on an upstream task (the known
+  deadlock of small pools with nested waits);
+* retries with exponential backoff and jitter, spent only on transient
+  failures (``retry_condition_fn``); a failed task's dependants are skipped;
+  the flow ends Failed when any task failed.
+
+The decisions live in Prefect-free modules (``scheduler``, ``run_record``,
+``run_report``, ``executors``), which this module wires to Prefect.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import os
+import sys
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+from prefect.futures import PrefectFuture
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from plan_tasks.errors import PlanError
+from plan_tasks.executors import choose_executor
+from plan_tasks.executors.outcome import TaskFailure, TaskRequest
+from plan_tasks.load import LoadedPlan, load_plan
+from plan_tasks.model import Task
+from plan_tasks.run_config import RunSettings, resolve_agent_command
+from plan_tasks.run_record import RunRecord, tasks_to_run
+from plan_tasks.run_report import RunReporter
+from plan_tasks.scheduler import RunScheduler
+from plan_tasks.select import batch_size
+from plan_tasks.status.paths import resolve_plan
+
+WAIT_SECONDS = 0.5  # how often a phase loop looks again when nothing finished
+
+
+class PlanRunFailed(Exception):
+    """Raised at the end of a run with failed tasks, so the flow run ends Failed."""
+
+
+@dataclass
+class ActiveRun:
+    """Everything the Prefect tasks of one run share (they run as threads of this process)."""
+
+    key: str
+    settings: RunSettings
+    loaded: LoadedPlan
+    root: Path
+    record: RunRecord
+    scheduler: RunScheduler
+    reporter: RunReporter
+    max_parallel: int
+    agent_command: tuple[str, ...]
+    limiter: Any = None
+    progress_artifact: Any = None
+    futures: dict[str, PrefectFuture[Any]] = field(default_factory=dict)
+    outcomes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+ACTIVE_RUNS: dict[str, ActiveRun] = {}
+
+
+# -- the Prefect task ----------------------------------------------------------
+
+
+def _retry_transient(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry only failures an attempt more may fix (see executors.outcome)."""
+    try:
+        state.result()
+    except TaskFailure as failure:
+        return failure.category == "transient"
+    except BaseException:  # noqa: BLE001 - anything unexpected is permanent
+        return False
+    return False
+
+
+@task(cache_policy=NO_CACHE, persist_result=False, retry_condition_fn=_retry_transient)
+def execute_plan_task(run_key: str, task_id: str) -> None:
+    """Run one plan task with its executor; status.json follows every attempt."""
+    from prefect.runtime import task_run
+
+    run = ACTIVE_RUNS[run_key]
+    plan_task = run.loaded.plan.task_by_id[task_id]
+    attempt = int(task_run.run_count or 1)
+    run.record.started(task_id, attempt)
+    run.reporter.task_event("started" if attempt == 1 else "retrying", task_id, plan_task.title, attempt=attempt)
+    request = TaskRequest(
+        task=plan_task,
+        plan_title=run.loaded.plan.title,
+        phase_name=run.loaded.plan.phase_of(plan_task).name,
+        root=run.root,
+        timeout=run.settings.timeout_seconds,
+        dependency_findings=run.record.findings_of(run.loaded.graph.predecessors[task_id]),
+        agent_command=run.agent_command,
+    )
+    try:
+        outcome = _execute(run, plan_task, request)
+    except TaskFailure as failure:
+        run.record.failed(task_id, failure.message, failure.category, attempt)
+        with run.lock:
+            run.outcomes[task_id] = {"error": failure.message, "category": failure.category, "attempts": attempt}
+        raise
+    except Exception as error:  # noqa: BLE001 - a bug or a surprise: fail this task, not the run
+        failure = TaskFailure(f"{type(error).__name__}: {error}", "permanent")
+        run.record.failed(task_id, failure.message, failure.category, attempt)
+        with run.lock:
+            run.outcomes[task_id] = {"error": failure.message, "category": "permanent", "attempts": attempt}
+        raise failure from error
+    run.record.completed(task_id, outcome.findings)
+    with run.lock:
+        run.outcomes[task_id] = {"files": list(outcome.files_written), "attempts": attempt}
+
+
+def _execute(run: ActiveRun, plan_task: Task, request: TaskRequest) -> Any:
+    from plan_tasks.executors.agent import run_agent
+    from plan_tasks.executors.python_call import run_python
+    from plan_tasks.executors.shell import run_shell
+
+    kind = choose_executor(plan_task, run.settings.executor)
+    with _global_slots(run, plan_task):
+        if kind == "agent" and run.limiter is not None:
+            run.limiter.acquire()
+        return {"shell": run_shell, "agent": run_agent, "python": run_python}[kind](request)
+
+
+def _global_slots(run: ActiveRun, plan_task: Task) -> Any:
+    """With a real Prefect server, the slot budget is a global concurrency limit
+    shared by every plan running against it; the ephemeral server has no peers."""
+    from contextlib import nullcontext
+
+    if not os.environ.get("PREFECT_API_URL"):
+        return nullcontext()
+    from prefect.concurrency.sync import concurrency
+
+    return concurrency("plan-tasks", occupy=min(plan_task.weight, run.max_parallel), strict=False)
+
+
+# -- phases and the plan ---------------------------------------------------------
+
+
+def _on_done(run: ActiveRun, task_id: str, future: PrefectFuture[Any]) -> None:
+    # The wrapped future is done, so wait() returns at once; it also records the
+    # final state, which `state` would otherwise read from the API, possibly stale.
+    future.wait()
+    state = future.state
+    succeeded = state.is_completed()
+    skipped = run.scheduler.finish(task_id, succeeded)
+    plan = run.loaded.plan
+    title = plan.task_by_id[task_id].title
+    if succeeded:
+        run.reporter.task_event("completed", task_id, title,
+                                duration_seconds=run.scheduler.progress.durations[-1])
+    else:
+        outcome = run.outcomes.get(task_id, {})
+        run.reporter.task_event("failed", task_id, title, error=outcome.get("error", state.message),
+                                category=outcome.get("category", "permanent"))
+    if skipped:
+        reasons = {skipped_id: run.scheduler.skip_reasons[skipped_id] for skipped_id in skipped}
+        run.record.skipped(skipped, reasons)
+        for skipped_id in skipped:
+            run.reporter.task_event("skipped", skipped_id, plan.task_by_id[skipped_id].title,
+                                    reason=reasons[skipped_id])
+    _update_progress_artifact(run)
+
+
+def _fixed(name: str) -> Any:
+    return lambda: name
+
+
+def _task_options(run: ActiveRun, plan_task: Task) -> dict[str, Any]:
+    from prefect.tasks import exponential_backoff
+
+    delays = exponential_backoff(backoff_factor=run.settings.retry_delay_seconds)(max(run.settings.retries, 1))
+    return {
+        "name": "plan-task",
+        # A callable, not a string: Prefect formats strings with the parameters,
+        # and titles contain braces (`GET /reports/{id}`).
+        "task_run_name": _fixed(f"{plan_task.id} {plan_task.title}"[:200]),
+        "retries": run.settings.retries,
+        "retry_delay_seconds": delays,
+        "retry_jitter_factor": 0.5,
+        "tags": ["plan-tasks", *run.settings.tags],
+    }
+
+
+@flow(persist_result=False, log_prints=False)
+def run_phase(run_key: str, phase_index: int) -> None:
+    """One phase: submit its tasks as they become ready, until all have settled."""
+    run = ACTIVE_RUNS[run_key]
+    graph = run.loaded.graph
+    mine: list[PrefectFuture[Any]] = []
+    while not run.scheduler.phase_settled(phase_index):
+        for task_id in run.scheduler.take(phase_index):
+            plan_task = run.loaded.plan.task_by_id[task_id]
+            with run.lock:
+                upstream = [run.futures[p] for p in graph.predecessors[task_id] if p in run.futures]
+            future = execute_plan_task.with_options(**_task_options(run, plan_task)).submit(
+                run_key, task_id, wait_for=upstream)
+            with run.lock:
+                run.futures[task_id] = future
+            future.add_done_callback(lambda done, task_id=task_id: _on_done(run, task_id, done))
+            mine.append(future)
+        run.scheduler.wait(WAIT_SECONDS)
+    for future in mine:
+        future.wait()
+
+
+def _phase_runner(run: ActiveRun, phase_index: int) -> Any:
+    phase = run.loaded.plan.phases[phase_index]
+    subflow = run_phase.with_options(name="plan-phase", flow_run_name=_fixed(phase.name[:200]))
+    # Each thread needs its own copy of the parent flow's context, so the
+    # subflow is recorded as a child of this plan's flow run.
+    context = contextvars.copy_context()
+    return lambda: context.run(subflow, run.key, phase_index)
+
+
+def _drive_phases(run: ActiveRun) -> None:
+    """Start each phase's subflow when its first task is ready; wait for all."""
+    phases_with_work = sorted({run.loaded.graph.phase_of[t] for t in run.scheduler.waiting()})
+    started: set[int] = set()
+    with ThreadPoolExecutor(max_workers=max(1, len(phases_with_work)), thread_name_prefix="plan-phase") as pool:
+        running = []
+        while len(started) < len(phases_with_work):
+            for phase_index in phases_with_work:
+                if phase_index not in started and (run.scheduler.has_ready(phase_index)
+                                                   or run.scheduler.phase_settled(phase_index)):
+                    started.add(phase_index)
+                    if not run.scheduler.phase_settled(phase_index):
+                        running.append(pool.submit(_phase_runner(run, phase_index)))
+            if len(started) < len(phases_with_work):
+                run.scheduler.wait(WAIT_SECONDS)
+        for done in running:
+            done.result()
+
+
+def _update_progress_artifact(run: ActiveRun) -> None:
+    artifact_id = run.progress_artifact
+    if artifact_id is None:
+        return
+    from prefect.artifacts import update_progress_artifact
+
+    progress = run.scheduler.progress
+    try:
+        update_progress_artifact(artifact_id=artifact_id, progress=100.0 * progress.settled / max(1, progress.total))
+    except Exception:  # noqa: BLE001 - progress display must never fail a task
+        pass
+
+
+def _artifact_key(plan_name: str, suffix: str) -> str:
+    import re
+
+    return (re.sub(r"[^a-z0-9-]+", "-", plan_name.lower()).strip("-")[:40] or "plan") + f"-{suffix}"
+
+
+def _emit(run_name: str) -> Any:
+    from prefect.events import emit_event
+
+    def emit(kind: str, record: dict[str, Any]) -> None:
+        try:
+            emit_event(
+                event=record["event"],
+                resource={"prefect.resource.id": f"plan-tasks.task.{run_name}.{record['task']}",
+                          "prefect.resource.name": f"{record['task']} {record['title']}"[:200],
+                          "plan-tasks.plan": run_name},
+                payload={key: value for key, value in record.items() if key not in ("event",)},
+            )
+        except Exception:  # noqa: BLE001 - an event that cannot be sent must not fail the task
+            pass
+
+    return emit
+
+
+def _start_artifacts(run: ActiveRun) -> None:
+    from prefect.artifacts import create_markdown_artifact, create_progress_artifact
+
+    from plan_tasks.export import to_mermaid
+
+    name = run.record.paths.name
+    try:
+        create_markdown_artifact(key=_artifact_key(name, "graph"), description=f"Dependency graph of {name}",
+                                 markdown=f"# {run.loaded.plan.title}\n\n```mermaid\n{to_mermaid(run.loaded)}\n```\n")
+        run.progress_artifact = create_progress_artifact(progress=0.0, key=_artifact_key(name, "progress"),
+                                                         description=f"Tasks of {name} settled")
+    except Exception:  # noqa: BLE001 - artifacts are a view; a run goes on without them
+        run.progress_artifact = None
+
+
+def _outcome_table(run: ActiveRun) -> None:
+    from prefect.artifacts import create_table_artifact
+
+    rows = []
+    for task_id in run.loaded.graph.task_ids:
+        state = run.scheduler.state(task_id)
+        if task_id not in run.futures and state != "skipped":
+            continue
+        outcome = run.outcomes.get(task_id, {})
+        rows.append({"task": task_id, "title": run.loaded.plan.task_by_id[task_id].title, "outcome": state,
+                     "attempts": outcome.get("attempts", 0),
+                     "detail": outcome.get("error") or run.scheduler.skip_reasons.get(task_id) or
+                     ", ".join(outcome.get("files", []))})
+    try:
+        create_table_artifact(table=rows, key=_artifact_key(run.record.paths.name, "outcomes"),
+                              description=f"Task outcomes of {run.loaded.plan.title}")
+    except Exception:  # noqa: BLE001
+        pass
+
+
+def _flow_run_name() -> str:
+    from prefect.runtime import flow_run
+
+    plan = (flow_run.parameters or {}).get("plan", "plan")
+    return Path(str(plan)).stem
+
+
+@flow(name="plan-tasks", flow_run_name=_flow_run_name, persist_result=False, log_prints=False)
+def run_plan(
+    plan: str,
+    root: str = ".",
+    tasks: list[str] | None = None,
+    phase_gate: float = 0.8,
+    max_parallel: int | None = None,
+    executor: str = "agent",
+    agent_command: list[str] | None = None,
+    retries: int = 2,
+    retry_delay_seconds: float = 2.0,
+    timeout_seconds: float | None = 1800.0,
+    update_plan: bool = False,
+    rate_limit_per_second: float | None = None,
+    events_jsonl: str | None = None,
+) -> dict[str, Any]:
+    """Run a Markdown plan: every unfinished task (or ``tasks``: ids, ``phase:N``)."""
+    settings = RunSettings(
+        plan=plan, root=root, selection=tuple(tasks or ()), phase_gate=phase_gate, max_parallel=max_parallel,
+        executor=executor, agent_command=tuple(agent_command or ()), retries=retries,
+        retry_delay_seconds=retry_delay_seconds, timeout_seconds=timeout_seconds, update_plan=update_plan,
+        rate_limit_per_second=rate_limit_per_second, events_jsonl=events_jsonl,
+    )
+    return execute(settings)
+
+
+def execute(settings: RunSettings, stream: Any = None) -> dict[str, Any]:
+    """The body of ``run_plan``; must run inside a flow run."""
+    paths = resolve_plan(settings.plan, settings.root)
+    loaded = load_plan(str(paths.plan))
+    record = RunRecord(paths, loaded.plan, update_plan=settings.update_plan)
+    snapshot = record.begin()
+    selected = tasks_to_run(loaded.plan, snapshot, settings.selection)
+    max_parallel = settings.max_parallel or batch_size(len(loaded.plan.tasks))
+    scheduler = RunScheduler(loaded.graph, selected, files={t.id: t.files for t in loaded.plan.tasks},
+                             max_parallel=max_parallel, phase_gate=settings.phase_gate)
+    reporter = RunReporter(paths.name, scheduler.progress, max_parallel, events_jsonl=settings.events_jsonl,
+                           emit=_emit(paths.name), stream=stream)
+    root = paths.root
+    root.mkdir(parents=True, exist_ok=True)
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))  # `Call: pkg.mod:fn` imports from the project
+    run = ActiveRun(key=uuid.uuid4().hex, settings=settings, loaded=loaded, root=root, record=record,
+                    scheduler=scheduler, reporter=reporter, max_parallel=max_parallel,
+                    agent_command=resolve_agent_command(settings.agent_command, root))
+    if settings.rate_limit_per_second:
+        from plan_tasks.rate_limit import RateLimiter
+
+        run.limiter = RateLimiter(settings.rate_limit_per_second)
+    ACTIVE_RUNS[run.key] = run
+    _start_artifacts(run)
+    try:
+        _drive_phases(run)
+    finally:
+        ACTIVE_RUNS.pop(run.key, None)
+        progress = scheduler.progress
+        record.end(progress.completed, progress.failed)
+        _outcome_table(run)
+        reporter.close()
+    summary = {"plan": paths.plan_ref, "runId": record.run_id, "total": progress.total,
+               "completed": progress.completed, "failed": progress.failed, "skipped": progress.skipped}
+    if progress.failed:
+        raise PlanRunFailed(f"{progress.failed} of {progress.total} tasks failed "
+                            f"({progress.skipped} skipped because of them); see status.json of {paths.plan_ref}")
+    return summary
+
+
+__all__ = ["PlanError", "PlanRunFailed", "execute", "run_plan"]

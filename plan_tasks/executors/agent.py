@@ -1,0 +1,78 @@
+"""The agent executor: the seed's read-only agent pattern, run as a command.
+
+The command (an argv list, e.g. a coding agent's non-interactive mode, or
+``python examples/fake_agent.py`` offline) gets a prompt on stdin built from
+the plan title, the phase, the task's text, the files it names (with their
+current content) and the findings of the tasks it depends on. Its answer's
+FILE blocks are written by plan-tasks (``file_blocks``); the rest is the task's
+findings.
+"""
+
+from __future__ import annotations
+
+import os
+
+from plan_tasks.executors.file_blocks import parse_answer, resolve_inside, write_blocks
+from plan_tasks.executors.outcome import TaskFailure, TaskOutcome, TaskRequest, classify_exit
+from plan_tasks.executors.process import run_process
+
+FILE_CONTENT_LIMIT = 50_000  # characters of a named file's current content put in the prompt
+
+PROTOCOL = """\
+## How to answer
+Do not write files yourself. Return every file you create or change, complete, as:
+
+FILE: <path relative to the project root>
+```<language>
+<the whole file>
+```
+
+Everything else you write is kept as this task's findings for the tasks that depend on it."""
+
+
+def build_prompt(request: TaskRequest) -> str:
+    task = request.task
+    parts = [f"# Plan: {request.plan_title}", f"## {request.phase_name}", f"### Task {task.id}: {task.title}"]
+    if task.body:
+        parts.append(task.body)
+    if task.files:
+        parts.append("## Files this task names")
+        for path in task.files:
+            parts.append(_file_section(request, path))
+    if request.dependency_findings:
+        parts.append("## Results of the tasks it depends on")
+        for task_id, findings in request.dependency_findings.items():
+            parts.append(f"### Task {task_id}\n{findings.strip()}")
+    parts.append(PROTOCOL)
+    return "\n\n".join(parts) + "\n"
+
+
+def _file_section(request: TaskRequest, path: str) -> str:
+    try:
+        target = resolve_inside(request.root, path)
+        content = target.read_text(encoding="utf-8")[:FILE_CONTENT_LIMIT]
+    except (TaskFailure, OSError, UnicodeDecodeError):
+        return f"- `{path}` (does not exist yet)"
+    return f"- `{path}`, currently:\n```\n{content}\n```"
+
+
+def run_agent(request: TaskRequest) -> TaskOutcome:
+    if not request.agent_command:
+        raise TaskFailure(
+            "no agent command configured (set `agent-command` in [tool.plan-tasks], "
+            "PLAN_TASKS_AGENT_COMMAND, or the flow parameter)", "permanent")
+    env = dict(os.environ, PLAN_TASKS_TASK_ID=request.task.id, PLAN_TASKS_ROOT=str(request.root))
+    try:
+        finished = run_process(list(request.agent_command), request.root, stdin=build_prompt(request),
+                               timeout=request.timeout, env=env)
+    except FileNotFoundError:
+        raise TaskFailure(f"agent command not found: {request.agent_command[0]}", "permanent") from None
+    if finished.timed_out:
+        raise TaskFailure(f"agent timed out after {request.timeout:g} s", "transient")
+    if finished.returncode != 0:
+        how = f"killed by signal {-finished.returncode}" if finished.returncode < 0 else f"exit code {finished.returncode}"
+        raise TaskFailure(f"agent failed ({how}): {finished.output[-2000:]}",
+                          classify_exit(finished.returncode, finished.output))
+    blocks, findings = parse_answer(finished.output)
+    written = write_blocks(request.root, blocks)
+    return TaskOutcome(output=finished.output, findings=findings or None, files_written=tuple(written))

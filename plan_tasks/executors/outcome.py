@@ -1,0 +1,67 @@
+"""What an executor gets and gives back, and how failures are classified.
+
+A failure is *transient* when running the task again may well succeed (a
+timeout, exit code 75 ``EX_TEMPFAIL``, death by a signal, a rate limit, an
+overloaded or unreachable service) and *permanent* otherwise (a non-zero exit,
+a missing command, an agent breaking the FILE protocol). Retries are spent only
+on transient failures.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from plan_tasks.model import Task
+
+Category = Literal["transient", "permanent"]
+
+EXIT_TEMPFAIL = 75  # sysexits.h EX_TEMPFAIL: "try again later"
+TRANSIENT_TEXT = re.compile(
+    r"rate.?limit|too many requests|\b429\b|overloaded|\b50[23]\b|service unavailable|temporar(?:il)?y unavailable"
+    r"|connection (?:reset|refused|aborted|error)|timed? ?out|ECONNRESET|ECONNREFUSED|ETIMEDOUT|try again",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class TaskRequest:
+    """Everything an executor may use to run one task."""
+
+    task: Task
+    plan_title: str
+    phase_name: str
+    root: Path
+    timeout: float | None = None
+    dependency_findings: dict[str, str] = field(default_factory=dict)
+    agent_command: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TaskOutcome:
+    output: str = ""
+    findings: str | None = None  # saved as the task's findings when set
+    files_written: tuple[str, ...] = ()
+
+
+class TaskFailure(Exception):
+    """A task failed; ``category`` says whether retrying can help."""
+
+    def __init__(self, message: str, category: Category) -> None:
+        super().__init__(message)
+        self.message = message
+        self.category = category
+
+    def __str__(self) -> str:
+        return f"{self.category}: {self.message}"
+
+
+def classify_exit(returncode: int, output: str) -> Category:
+    """Transient for EX_TEMPFAIL, a signal, or output that reads like a passing fault."""
+    if returncode == EXIT_TEMPFAIL or returncode < 0:
+        return "transient"
+    if returncode == 127:
+        return "permanent"  # command not found: no retry will find it
+    return "transient" if TRANSIENT_TEXT.search(output[-4000:]) else "permanent"

@@ -1,0 +1,24 @@
+"""The shell executor: a task's fenced shell block or ``Run:`` line, run in the
+project directory with ``-e`` (the first failing command fails the task)."""
+
+from __future__ import annotations
+
+import shutil
+
+from plan_tasks.executors import shell_command
+from plan_tasks.executors.outcome import TaskFailure, TaskOutcome, TaskRequest, classify_exit
+from plan_tasks.executors.process import run_process
+
+
+def run_shell(request: TaskRequest) -> TaskOutcome:
+    script = shell_command(request.task)
+    if script is None:
+        raise TaskFailure(f"task {request.task.id} has no shell block or `Run:` line", "permanent")
+    shell = shutil.which("bash") or "/bin/sh"
+    finished = run_process([shell, "-e", "-c", script], request.root, timeout=request.timeout)
+    if finished.timed_out:
+        raise TaskFailure(f"timed out after {request.timeout:g} s\n{finished.output[-2000:]}", "transient")
+    if finished.returncode != 0:
+        how = f"killed by signal {-finished.returncode}" if finished.returncode < 0 else f"exit code {finished.returncode}"
+        raise TaskFailure(f"{how}\n{finished.output[-2000:]}", classify_exit(finished.returncode, finished.output))
+    return TaskOutcome(output=finished.output, findings=finished.output or None)

@@ -1,0 +1,145 @@
+"""What a run writes: status.json (exactly as the CLI's marking commands do),
+findings, and, with ``--update-plan``, the plan's ticked checkboxes.
+
+Every write is its own locked, atomic transaction, so a CLI user or an agent
+marking tasks while a run goes on loses nothing, and a run killed at any
+moment leaves a status.json that a new run can resume from: tasks left
+``in_progress`` run again, completed and skipped ones do not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+from typing import Any
+
+from plan_tasks.errors import PlanError
+from plan_tasks.model import Plan
+from plan_tasks.status import document as doc
+from plan_tasks.status.atomic import write_atomic, write_text_atomic
+from plan_tasks.status.paths import PlanPaths
+from plan_tasks.status.store import transaction
+from plan_tasks.status.sync import initialize
+
+_UNCHECKED = re.compile(r"^(\s*(?:[-*+]|\d+[.)])\s+)\[ \]")
+
+
+class RunRecord:
+    def __init__(self, paths: PlanPaths, plan: Plan, *, update_plan: bool = False) -> None:
+        self.paths = paths
+        self.plan = plan
+        self.update_plan = update_plan
+        self.run_id: str | None = None
+        self._plan_lock = threading.Lock()
+
+    def begin(self) -> doc.Document:
+        """Create or re-sync status.json, record the run's start; returns the document."""
+        initialize(self.paths)
+        with transaction(self.paths) as document:
+            self.run_id = doc.start_run(document)
+            snapshot = {"tasks": [dict(task) for task in document["tasks"]]}
+        return snapshot
+
+    def started(self, task_id: str, attempt: int = 1) -> None:
+        """Mark an attempt's start; from the second attempt on, ``retryCount`` counts the retries."""
+        with transaction(self.paths) as document:
+            task = doc.set_status(document, task_id, "in_progress")
+            if attempt > 1:
+                task["retryCount"] = attempt - 1
+
+    def completed(self, task_id: str, findings: str | None) -> None:
+        findings_path = None
+        if findings:
+            target = self.paths.findings_file(task_id)
+            write_text_atomic(target, findings)
+            findings_path = self.paths.relative(target)
+        with transaction(self.paths) as document:
+            doc.set_status(document, task_id, "completed", findingsPath=findings_path)
+            task = doc.find_task(document, task_id)
+            task.pop("error", None)
+        if self.update_plan:
+            self._tick(task_id)
+
+    def failed(self, task_id: str, error: str, category: str, attempt: int) -> None:
+        """Record a failed attempt with its error and category (transient or permanent)."""
+        with transaction(self.paths) as document:
+            task = doc.set_status(document, task_id, "failed", error=error[-4000:])
+            task.setdefault("retryCount", attempt - 1)
+            task["lastError"], task["lastErrorAt"] = error[-4000:], doc.now_iso()
+            task.setdefault(doc.OURS, {})["failureCategory"] = category
+
+    def skipped(self, task_ids: list[str], reasons: dict[str, str]) -> None:
+        if not task_ids:
+            return
+        with transaction(self.paths) as document:
+            for task_id in task_ids:
+                doc.set_status(document, task_id, "skipped", skipReason=reasons.get(task_id))
+
+    def end(self, completed: int, failed: int) -> None:
+        if self.run_id is None:
+            return
+        with transaction(self.paths) as document:
+            doc.complete_run(document, self.run_id, completed, failed)
+
+    def findings_of(self, task_ids: list[str]) -> dict[str, str]:
+        found = {}
+        for task_id in task_ids:
+            try:
+                found[task_id] = self.paths.findings_file(task_id).read_text(encoding="utf-8")
+            except OSError:
+                continue
+        return found
+
+    def _tick(self, task_id: str) -> None:
+        """Check the task's box in the plan, if its line still is that task's."""
+        task = self.plan.task_by_id[task_id]
+        with self._plan_lock:
+            try:
+                lines = self.paths.plan.read_bytes().decode("utf-8").split("\n")
+            except (OSError, UnicodeDecodeError) as error:
+                raise PlanError(f"cannot update the plan: {error}", location=self.paths.plan_ref) from None
+            index = task.line - 1
+            if index < len(lines) and task_id in lines[index] and _UNCHECKED.match(lines[index]):
+                lines[index] = _UNCHECKED.sub(r"\1[x]", lines[index], count=1)
+                data = "\n".join(lines).encode("utf-8")
+                write_atomic(self.paths.plan, data)
+                # The plan changed only by this tick: keep status.json counted as in sync.
+                with transaction(self.paths) as document:
+                    document.setdefault(doc.OURS, {})["planHash"] = hashlib.sha256(data).hexdigest()
+
+
+_PHASE_SELECTOR = re.compile(r"^(?:phase|p):(?P<label>\d+(?:\.\d+)*)$", re.IGNORECASE)
+
+
+def tasks_to_run(plan: Plan, snapshot: dict[str, Any], selection: tuple[str, ...] | list[str] = ()) -> list[str]:
+    """The tasks a run executes, as the seed's ``plan:batch`` selects them:
+    every unfinished task, or the listed ids, or ``phase:N`` / ``p:N``.
+
+    Completed and skipped tasks never run again; a task left ``in_progress`` by
+    a dead run, or failed, does.
+    """
+    status_of = {task.get("id"): task.get("status") for task in snapshot["tasks"]}
+    chosen: list[str] = []
+    for selector in selection or ("all",):
+        phase = _PHASE_SELECTOR.match(selector)
+        if selector == "all":
+            chosen.extend(plan.task_by_id)
+        elif phase:
+            label = phase.group("label")
+            matching = [p for p in plan.phases if p.label == label or str(p.number) == label]
+            if not matching:
+                known = ", ".join(p.label for p in plan.phases)
+                raise PlanError(f"no phase {label} in {plan.path}", f"phases are: {known}")
+            for found in matching:
+                chosen.extend(found.task_ids)
+        elif selector in plan.task_by_id:
+            chosen.append(selector)
+        else:
+            import difflib
+
+            close = difflib.get_close_matches(selector, list(plan.task_by_id), n=1, cutoff=0.5)
+            raise PlanError(f"no task {selector} in {plan.path}",
+                            f"did you mean {close[0]}?" if close else "select tasks by id, `phase:N` or `p:N`")
+    unique = list(dict.fromkeys(chosen))
+    return [task_id for task_id in unique if status_of.get(task_id) not in doc.FINISHED]

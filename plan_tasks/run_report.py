@@ -1,0 +1,65 @@
+"""Progress of a run as people and machines see it. No Prefect here.
+
+Each task event (``plan.task.started|completed|failed|skipped``) goes to
+three places: a line on the terminal with counts and an ETA from the durations
+so far; a JSON line in ``--events-jsonl FILE`` (for CI logs); and a callback
+that the Prefect flow uses to emit the same event to Prefect.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any, TextIO
+
+from plan_tasks.scheduler import Progress
+from plan_tasks.status.document import now_iso
+
+SYMBOLS = {"started": "▶", "completed": "✓", "failed": "✗", "skipped": "⊘", "retrying": "↻"}
+EmitCallback = Callable[[str, dict[str, Any]], None]
+
+
+class RunReporter:
+    def __init__(self, plan_name: str, progress: Progress, max_parallel: int, *,
+                 events_jsonl: str | None = None, emit: EmitCallback | None = None,
+                 stream: TextIO | None = None) -> None:
+        self.plan_name = plan_name
+        self.progress = progress
+        self.max_parallel = max_parallel
+        self._emit = emit
+        self._stream = stream if stream is not None else sys.stderr
+        self._lock = threading.Lock()
+        self._jsonl = open(events_jsonl, "a", encoding="utf-8") if events_jsonl else None  # noqa: SIM115
+
+    def task_event(self, kind: str, task_id: str, title: str, **payload: Any) -> None:
+        record = {"event": f"plan.task.{kind}", "occurred": now_iso(), "plan": self.plan_name,
+                  "task": task_id, "title": title, **payload}
+        with self._lock:
+            if self._jsonl:
+                self._jsonl.write(json.dumps(record, ensure_ascii=False) + "\n")
+                self._jsonl.flush()
+            self._stream.write(self._line(kind, task_id, title, payload) + "\n")
+            self._stream.flush()
+        if self._emit and kind != "retrying":
+            self._emit(kind, record)
+
+    def _line(self, kind: str, task_id: str, title: str, payload: dict[str, Any]) -> str:
+        progress = self.progress
+        detail = ""
+        if kind == "completed" and payload.get("duration_seconds") is not None:
+            detail = f"  {payload['duration_seconds']:.1f} s"
+        elif kind in ("failed", "retrying") and payload.get("error"):
+            detail = f"  {payload.get('category', '')}: {str(payload['error']).splitlines()[0][:100]}"
+        elif kind == "skipped" and payload.get("reason"):
+            detail = f"  ({payload['reason']})"
+        eta = progress.eta_seconds(self.max_parallel)
+        eta_text = f", ETA {eta:.0f} s" if eta is not None and progress.settled < progress.total else ""
+        counts = (f"[{progress.settled:>{len(str(progress.total))}}/{progress.total}] "
+                  f"{progress.running} running, {progress.failed} failed{eta_text}")
+        return f"{counts:<40} {SYMBOLS.get(kind, '·')} {task_id} {title[:70]}{detail}"
+
+    def close(self) -> None:
+        if self._jsonl:
+            self._jsonl.close()

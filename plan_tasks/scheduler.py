@@ -1,0 +1,203 @@
+"""Which plan tasks may start now, during a run. Thread-safe; knows no Prefect.
+
+The Prefect flow (``plan_tasks.compile``) asks :meth:`RunScheduler.take` for
+tasks to submit and reports each end with :meth:`RunScheduler.finish`. A task
+is handed out only when:
+
+* every task it waits for (graph predecessors) completed or was skipped;
+* its phase is open: every earlier phase has at least ``phase_gate`` of its
+  tasks settled (completed, skipped or failed: a failure must not stall the
+  rest of the plan, its dependants are skipped instead);
+* enough of the ``max_parallel`` slots are free for its weight
+  (CRITICAL 3, HIGH 2, else 1);
+* no running task names one of its files.
+
+Ready tasks go out heaviest remaining chain first, then in plan order. When a
+task fails, every task that transitively waits for it is skipped at once, with
+the reason; independent work goes on. Tasks are only handed out when they can
+start, so no worker thread ever blocks waiting on an upstream task.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from plan_tasks.graph import PlanGraph
+
+WAITING, RUNNING, COMPLETED, FAILED, SKIPPED = "waiting", "running", "completed", "failed", "skipped"
+SETTLED = frozenset({COMPLETED, FAILED, SKIPPED})
+
+
+@dataclass
+class Progress:
+    total: int
+    completed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    running: int = 0
+    durations: list[float] = field(default_factory=list)
+
+    @property
+    def settled(self) -> int:
+        return self.completed + self.failed + self.skipped
+
+    def eta_seconds(self, max_parallel: int) -> float | None:
+        """Remaining work at the mean duration so far, spread over the slots."""
+        if not self.durations:
+            return None
+        remaining = self.total - self.settled
+        return sum(self.durations) / len(self.durations) * remaining / max(1, max_parallel)
+
+
+class RunScheduler:
+    def __init__(
+        self,
+        graph: PlanGraph,
+        to_run: Iterable[str],
+        *,
+        files: dict[str, tuple[str, ...]],
+        max_parallel: int,
+        phase_gate: float,
+    ) -> None:
+        self._graph = graph
+        self._lock = threading.Condition()
+        self._state: dict[str, str] = {}
+        selected = set(to_run)
+        for task_id in graph.task_ids:
+            # Tasks this run does not execute count as settled: finished earlier, or not asked for.
+            self._state[task_id] = WAITING if task_id in selected else COMPLETED
+        self._files = files
+        self._slots = max(1, max_parallel)
+        self._free = self._slots
+        self._busy_files: dict[str, str] = {}
+        self._started_at: dict[str, float] = {}
+        sizes = [0] * graph.phase_count
+        self._settled = [0] * graph.phase_count
+        for task_id in graph.task_ids:
+            sizes[graph.phase_of[task_id]] += 1
+            if self._state[task_id] in SETTLED:
+                self._settled[graph.phase_of[task_id]] += 1
+        self._needs = [math.ceil(phase_gate * size - 1e-9) for size in sizes]
+        self._priority = self._remaining_weights()
+        self.progress = Progress(total=len(selected))
+        self.skip_reasons: dict[str, str] = {}
+
+    # -- questions ---------------------------------------------------------
+
+    def state(self, task_id: str) -> str:
+        with self._lock:
+            return self._state[task_id]
+
+    def phase_settled(self, phase: int) -> bool:
+        with self._lock:
+            return all(self._state[t] in SETTLED for t in self._graph.task_ids if self._graph.phase_of[t] == phase)
+
+    def waiting(self) -> list[str]:
+        """Tasks not handed out and not settled yet, in plan order."""
+        with self._lock:
+            return [task_id for task_id in self._graph.task_ids if self._state[task_id] == WAITING]
+
+    def has_ready(self, phase: int) -> bool:
+        """Whether a task of ``phase`` could be handed out now (slots aside)."""
+        with self._lock:
+            return bool(self._ready(phase))
+
+    def all_settled(self) -> bool:
+        with self._lock:
+            return all(state in SETTLED for state in self._state.values())
+
+    # -- handing out and taking back ---------------------------------------
+
+    def take(self, phase: int | None = None) -> list[str]:
+        """Tasks (of ``phase``, or any) that may start now; they are marked running."""
+        with self._lock:
+            taken = []
+            for task_id in self._ready(phase):
+                weight = min(self._graph.weight[task_id], self._slots)
+                if weight > self._free or any(path in self._busy_files for path in self._files.get(task_id, ())):
+                    continue
+                self._free -= weight
+                self._busy_files.update((path, task_id) for path in self._files.get(task_id, ()))
+                self._state[task_id] = RUNNING
+                self._started_at[task_id] = time.monotonic()
+                self.progress.running += 1
+                taken.append(task_id)
+            return taken
+
+    def finish(self, task_id: str, succeeded: bool) -> list[str]:
+        """Record a task's end; returns the tasks skipped because it failed."""
+        with self._lock:
+            if self._state[task_id] != RUNNING:
+                raise ValueError(f"task {task_id} is not running")
+            self._free += min(self._graph.weight[task_id], self._slots)
+            for path in self._files.get(task_id, ()):
+                if self._busy_files.get(path) == task_id:
+                    del self._busy_files[path]
+            self.progress.running -= 1
+            self.progress.durations.append(time.monotonic() - self._started_at.pop(task_id))
+            self._settle(task_id, COMPLETED if succeeded else FAILED)
+            skipped = [] if succeeded else self._skip_dependants(task_id)
+            self._lock.notify_all()
+            return skipped
+
+    def wait(self, timeout: float) -> None:
+        """Sleep until a task finishes (or ``timeout`` passes)."""
+        with self._lock:
+            self._lock.wait(timeout)
+
+    # -- internals (called with the lock held) ------------------------------
+
+    def _settle(self, task_id: str, state: str) -> None:
+        self._state[task_id] = state
+        self._settled[self._graph.phase_of[task_id]] += 1
+        if state == COMPLETED:
+            self.progress.completed += 1
+        elif state == FAILED:
+            self.progress.failed += 1
+        else:
+            self.progress.skipped += 1
+
+    def _skip_dependants(self, failed: str) -> list[str]:
+        skipped, stack = [], list(self._graph.successors[failed])
+        while stack:
+            task_id = stack.pop()
+            if self._state[task_id] != WAITING:
+                continue
+            self.skip_reasons[task_id] = f"depends on failed task {failed}"
+            self._settle(task_id, SKIPPED)
+            skipped.append(task_id)
+            stack.extend(self._graph.successors[task_id])
+        return sorted(skipped, key=self._graph.order.__getitem__)
+
+    def _open_phases(self) -> int:
+        opened = 1
+        for phase in range(self._graph.phase_count - 1):
+            if self._settled[phase] < self._needs[phase]:
+                break
+            opened += 1
+        return opened
+
+    def _ready(self, phase: int | None) -> list[str]:
+        opened = self._open_phases()
+        graph, state = self._graph, self._state
+        ready = [
+            task_id for task_id in graph.task_ids
+            if state[task_id] == WAITING
+            and (phase is None or graph.phase_of[task_id] == phase)
+            and graph.phase_of[task_id] < opened
+            and all(state[upstream] in (COMPLETED, SKIPPED) for upstream in graph.predecessors[task_id])
+        ]
+        return sorted(ready, key=lambda task_id: (-self._priority[task_id], graph.order[task_id]))
+
+    def _remaining_weights(self) -> dict[str, int]:
+        """Weight of the heaviest chain of tasks to run that each task starts."""
+        weights: dict[str, int] = {}
+        for wave in reversed(self._graph.levels(0.0)):
+            for task_id in wave:
+                own = self._graph.weight[task_id] if self._state[task_id] == WAITING else 0
+                weights[task_id] = own + max((weights[s] for s in self._graph.successors[task_id]), default=0)
+        return weights
