@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 TASK_HEADER = re.compile(r"^### Task (?P<id>\S+): (?P<title>.*)$", re.MULTILINE)
-NAMED_FILE = re.compile(r"^- `(?P<path>[^`]+)`", re.MULTILINE)
+NAMED_FILE = re.compile(r"^- `(?P<path>[^`]+)`(?:, currently:| \(does not exist yet\))$", re.MULTILINE)
 MARKER = re.compile(r"\[fake-agent: (?P<what>\w+)(?: (?P<arg>[\d.]+))?\]")
 
 
@@ -81,8 +81,12 @@ def main() -> int:
         elif what == "escape":
             print("FILE: ../outside.txt\n```text\nnot allowed\n```")
             return 0
-    named = prompt.split("## Files this task names", 1)[1] if "## Files this task names" in prompt else ""
-    files = NAMED_FILE.findall(named.split("\n## ", 1)[0])
+    # The named files' section ends where the prompt's next own section starts; the
+    # files' contents in between may hold `## ` headings of their own.
+    named = prompt.split("\n## Files this task names\n", 1)[1] if "\n## Files this task names\n" in prompt else ""
+    for next_section in ("\n## Results of the tasks it depends on\n", "\n## How to answer\n"):
+        named = named.split(next_section, 1)[0]
+    files = NAMED_FILE.findall(named)
     for path in files:
         language, content = _content_for(path, task_id, title)
         print(f"FILE: {path}\n```{language}\n{content}```\n")

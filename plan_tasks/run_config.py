@@ -61,9 +61,9 @@ def parse_rate(text: str) -> float:
 def resolve_agent_command(explicit: str | list[str] | tuple[str, ...] | None, root: Path) -> tuple[str, ...]:
     """The agent argv from the option, the environment, or pyproject.toml (in that order)."""
     if explicit:
-        argv = shlex.split(explicit) if isinstance(explicit, str) else list(explicit)
+        argv = _absolute_files(shlex.split(explicit) if isinstance(explicit, str) else list(explicit), Path.cwd())
     elif os.environ.get("PLAN_TASKS_AGENT_COMMAND"):
-        argv = shlex.split(os.environ["PLAN_TASKS_AGENT_COMMAND"])
+        argv = _absolute_files(shlex.split(os.environ["PLAN_TASKS_AGENT_COMMAND"]), Path.cwd())
     else:
         # The project's own configuration, else that of the directory plan-tasks runs in.
         argv = _from_pyproject(root) or _from_pyproject(Path.cwd())
@@ -88,7 +88,12 @@ def _from_pyproject(root: Path) -> list[str]:
     if not isinstance(command, list) or not all(isinstance(part, str) for part in command):
         raise PlanError("`agent-command` in [tool.plan-tasks] must be a list of strings",
                         'e.g. agent-command = ["{python}", "examples/fake_agent.py"]', str(path))
-    # Files named in the command are relative to the pyproject.toml that names them,
-    # since the agent runs in the project root, which may be elsewhere.
-    return [str(path.parent / part) if not part.startswith("-") and (path.parent / part).is_file() else part
-            for part in command]
+    return _absolute_files(command, path.parent)
+
+
+def _absolute_files(argv: list[str], base: Path) -> list[str]:
+    """Files named in a command are relative to where they were written (the
+    pyproject.toml's directory, or the directory the command was typed in),
+    since the agent runs in the project root, which may be elsewhere."""
+    return [str(base / part) if not part.startswith("-") and not Path(part).is_absolute()
+            and (base / part).is_file() else part for part in argv]

@@ -94,19 +94,25 @@ class RunRecord:
     def _tick(self, task_id: str) -> None:
         """Check the task's box in the plan, if its line still is that task's."""
         task = self.plan.task_by_id[task_id]
+        # The unchecked box followed by this very id (bold or not), not 1.20, 1.2.1 or a mention.
+        unchecked = re.compile(_UNCHECKED.pattern + r"(?=\s+(?:\*\*|__)?" + re.escape(task_id) + r"(?!\w|\.\w))")
         with self._plan_lock:
             try:
-                lines = self.paths.plan.read_bytes().decode("utf-8").split("\n")
+                raw = self.paths.plan.read_bytes()
+                lines = raw.decode("utf-8").split("\n")
             except (OSError, UnicodeDecodeError) as error:
                 raise PlanError(f"cannot update the plan: {error}", location=self.paths.plan_ref) from None
             index = task.line - 1
-            if index < len(lines) and task_id in lines[index] and _UNCHECKED.match(lines[index]):
-                lines[index] = _UNCHECKED.sub(r"\1[x]", lines[index], count=1)
+            if index < len(lines) and unchecked.match(lines[index]):
+                lines[index] = unchecked.sub(r"\1[x]", lines[index], count=1)
                 data = "\n".join(lines).encode("utf-8")
                 write_atomic(self.paths.plan, data)
-                # The plan changed only by this tick: keep status.json counted as in sync.
                 with transaction(self.paths) as document:
-                    document.setdefault(doc.OURS, {})["planHash"] = hashlib.sha256(data).hexdigest()
+                    ours = document.setdefault(doc.OURS, {})
+                    # If only this tick changed the plan since the last sync, status.json stays
+                    # in sync; any other edit must still be reported by `next`.
+                    if ours.get("planHash") == hashlib.sha256(raw).hexdigest():
+                        ours["planHash"] = hashlib.sha256(data).hexdigest()
 
 
 _PHASE_SELECTOR = re.compile(r"^(?:phase|p):(?P<label>\d+(?:\.\d+)*)$", re.IGNORECASE)
@@ -127,7 +133,9 @@ def tasks_to_run(plan: Plan, snapshot: dict[str, Any], selection: tuple[str, ...
             chosen.extend(plan.task_by_id)
         elif phase:
             label = phase.group("label")
-            matching = [p for p in plan.phases if p.label == label or str(p.number) == label]
+            # `phase:3` is the phase labelled 3; only without one, every phase numbered 3 (3.1, 3.2).
+            matching = [p for p in plan.phases if p.label == label] or [
+                p for p in plan.phases if str(p.number) == label]
             if not matching:
                 known = ", ".join(p.label for p in plan.phases)
                 raise PlanError(f"no phase {label} in {plan.path}", f"phases are: {known}")

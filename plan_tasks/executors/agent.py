@@ -11,6 +11,7 @@ findings.
 from __future__ import annotations
 
 import os
+import re
 
 from plan_tasks.executors.file_blocks import parse_answer, resolve_inside, write_blocks
 from plan_tasks.executors.outcome import TaskFailure, TaskOutcome, TaskRequest, classify_exit
@@ -53,7 +54,9 @@ def _file_section(request: TaskRequest, path: str) -> str:
         content = target.read_text(encoding="utf-8")[:FILE_CONTENT_LIMIT]
     except (TaskFailure, OSError, UnicodeDecodeError):
         return f"- `{path}` (does not exist yet)"
-    return f"- `{path}`, currently:\n```\n{content}\n```"
+    longest = max((len(run) for run in re.findall(r"`{3,}", content)), default=2)
+    fence = "`" * (longest + 1)  # longer than any fence inside the file, so the file cannot close it
+    return f"- `{path}`, currently:\n{fence}\n{content}\n{fence}"
 
 
 def run_agent(request: TaskRequest) -> TaskOutcome:
@@ -67,6 +70,9 @@ def run_agent(request: TaskRequest) -> TaskOutcome:
                                timeout=request.timeout, env=env)
     except FileNotFoundError:
         raise TaskFailure(f"agent command not found: {request.agent_command[0]}", "permanent") from None
+    except OSError as error:  # not executable, a directory...: no retry will change that
+        raise TaskFailure(f"agent command cannot be run: {request.agent_command[0]}: {error.strerror or error}",
+                          "permanent") from None
     if finished.timed_out:
         raise TaskFailure(f"agent timed out after {request.timeout:g} s", "transient")
     if finished.returncode != 0:

@@ -25,7 +25,7 @@ from pathlib import Path, PurePosixPath
 from plan_tasks.executors.outcome import TaskFailure
 from plan_tasks.status.atomic import write_atomic
 
-FILE_HEADER = re.compile(r"^\s*(?:\*\*)?FILE:(?:\*\*)?\s*`?(?P<path>[^`]+?)`?\s*$")
+FILE_HEADER = re.compile(r"^\s*(?:\*\*)?FILE:(?:\*\*)?\s*`?(?P<path>[^`*]+?)`?(?:\*\*)?\s*$")
 FENCE = re.compile(r"^\s*(?P<fence>`{3,}|~{3,})")
 
 

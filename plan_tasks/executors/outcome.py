@@ -21,7 +21,8 @@ Category = Literal["transient", "permanent"]
 EXIT_TEMPFAIL = 75  # sysexits.h EX_TEMPFAIL: "try again later"
 TRANSIENT_TEXT = re.compile(
     r"rate.?limit|too many requests|\b429\b|overloaded|\b50[23]\b|service unavailable|temporar(?:il)?y unavailable"
-    r"|connection (?:reset|refused|aborted|error)|timed? ?out|ECONNRESET|ECONNREFUSED|ETIMEDOUT|try again",
+    # Phrases, not words: a failing `test_timeout` is not a passing fault.
+    r"|connection (?:reset|refused|aborted|error)|\btimed out\b|\btimeout (?:waiting|error|exceeded)\b|\bread timeout\b|ECONNRESET|ECONNREFUSED|ETIMEDOUT|try again later",
     re.IGNORECASE,
 )
 

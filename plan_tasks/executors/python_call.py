@@ -25,6 +25,8 @@ def run_python(request: TaskRequest) -> TaskOutcome:
             function = getattr(function, part)
     except (ImportError, AttributeError) as error:
         raise TaskFailure(f"cannot import {target}: {error}", "permanent") from None
+    except Exception as error:  # noqa: BLE001 - importing user code runs it: SyntaxError, RuntimeError...
+        raise TaskFailure(f"cannot import {target}: {type(error).__name__}: {error}", "permanent") from error
     try:
         result = function(request)
     except TaskFailure:
