@@ -72,6 +72,7 @@ class ActiveRun:
     futures: dict[str, PrefectFuture[Any]] = field(default_factory=dict)
     outcomes: dict[str, dict[str, Any]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    progress_lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 ACTIVE_RUNS: dict[str, ActiveRun] = {}
@@ -140,16 +141,54 @@ def _execute(run: ActiveRun, plan_task: Task, request: TaskRequest) -> Any:
         return {"shell": run_shell, "agent": run_agent, "python": run_python}[kind](request)
 
 
+GLOBAL_LIMIT = "plan-tasks"
+
+
+def _server_configured() -> bool:
+    """Whether to share slots through the server's global concurrency limit.
+
+    Only when the user pointed plan-tasks at a server (``PREFECT_API_URL`` in the
+    environment): the ephemeral server has no other plans to share with, and on
+    SQLite every lease is a contended write answered with 503-and-retry, which
+    costs seconds per task. ``PLAN_TASKS_GLOBAL_LIMIT=0`` turns it off anyway.
+    """
+    if os.environ.get("PLAN_TASKS_GLOBAL_LIMIT", "1").strip().lower() in ("0", "false", "no", "off"):
+        return False
+    return bool(os.environ.get("PREFECT_API_URL"))
+
+
+def _ensure_global_limit(slots: int) -> None:
+    """On a real server, create the shared slot budget if nobody has yet.
+
+    An existing limit is left as it is: whoever set it decided the budget
+    for every plan sharing the server.
+    """
+    if not _server_configured():
+        return
+    from prefect import get_client
+    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+    from prefect.exceptions import ObjectNotFound
+
+    try:
+        with get_client(sync_client=True) as client:
+            try:
+                client.read_global_concurrency_limit_by_name(GLOBAL_LIMIT)
+            except ObjectNotFound:
+                client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=GLOBAL_LIMIT, limit=slots))
+    except Exception as error:  # noqa: BLE001 - the run still has its local slots
+        print(f"plan-tasks: warning: could not set up the global concurrency limit: {error}", file=sys.stderr)
+
+
 def _global_slots(run: ActiveRun, plan_task: Task) -> Any:
     """With a real Prefect server, the slot budget is a global concurrency limit
     shared by every plan running against it; the ephemeral server has no peers."""
     from contextlib import nullcontext
 
-    if not os.environ.get("PREFECT_API_URL"):
+    if not _server_configured():
         return nullcontext()
     from prefect.concurrency.sync import concurrency
 
-    return concurrency("plan-tasks", occupy=min(plan_task.weight, run.max_parallel), strict=False)
+    return concurrency(GLOBAL_LIMIT, occupy=min(plan_task.weight, run.max_parallel), strict=False)
 
 
 # -- phases and the plan ---------------------------------------------------------
@@ -220,6 +259,11 @@ def run_phase(run_key: str, phase_index: int) -> None:
         run.scheduler.wait(WAIT_SECONDS)
     for future in mine:
         future.wait()
+    failed = [task_id for task_id in run.loaded.plan.phases[phase_index].task_ids
+              if run.scheduler.state(task_id) == "failed"]
+    if failed:
+        # The phase's subflow run ends Failed too, so the UI shows where the failures are.
+        raise PlanRunFailed(f"{len(failed)} task(s) of this phase failed: {', '.join(failed)}")
 
 
 def _phase_runner(run: ActiveRun, phase_index: int) -> Any:
@@ -228,7 +272,18 @@ def _phase_runner(run: ActiveRun, phase_index: int) -> Any:
     # Each thread needs its own copy of the parent flow's context, so the
     # subflow is recorded as a child of this plan's flow run.
     context = contextvars.copy_context()
-    return lambda: context.run(subflow, run.key, phase_index)
+
+    def run_subflow() -> Any:
+        from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+        # The plan's flow run sends heartbeats for crash detection; a phase subflow's
+        # own heartbeat thread only adds a ~1 s join at its end, on every phase.
+        with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+            # return_state: a phase with failed tasks ends Failed without crashing the
+            # parent; the plan's flow run reports the failures itself.
+            return subflow(run.key, phase_index, return_state=True)
+
+    return lambda: context.run(run_subflow)
 
 
 def _drive_phases(run: ActiveRun) -> None:
@@ -257,10 +312,14 @@ def _update_progress_artifact(run: ActiveRun) -> None:
     from prefect.artifacts import update_progress_artifact
 
     progress = run.scheduler.progress
-    try:
-        update_progress_artifact(artifact_id=artifact_id, progress=100.0 * progress.settled / max(1, progress.total))
-    except Exception:  # noqa: BLE001 - progress display must never fail a task
-        pass
+    # Read and send under one lock: tasks settle in several threads at once, and an
+    # older value sent last would leave a finished run's progress below 100%.
+    with run.progress_lock:
+        try:
+            update_progress_artifact(artifact_id=artifact_id,
+                                     progress=100.0 * progress.settled / max(1, progress.total))
+        except Exception:  # noqa: BLE001 - progress display must never fail a task
+            pass
 
 
 def _artifact_key(plan_name: str, suffix: str) -> str:
@@ -379,6 +438,7 @@ def execute(settings: RunSettings, stream: Any = None) -> dict[str, Any]:
 
         run.limiter = RateLimiter(settings.rate_limit_per_second)
     ACTIVE_RUNS[run.key] = run
+    _ensure_global_limit(max_parallel)
     _start_artifacts(run)
     try:
         _drive_phases(run)
