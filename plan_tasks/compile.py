@@ -24,6 +24,7 @@ import contextvars
 import os
 import sys
 import threading
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -48,6 +49,7 @@ from plan_tasks.select import batch_size
 from plan_tasks.status.paths import resolve_plan
 
 WAIT_SECONDS = 0.5  # how often a phase loop looks again when nothing finished
+SUBFLOW_START_TIMEOUT = 30.0  # longest wait for one phase subflow to start before starting the next
 
 
 class PlanRunFailed(Exception):
@@ -73,6 +75,8 @@ class ActiveRun:
     outcomes: dict[str, dict[str, Any]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     progress_lock: threading.Lock = field(default_factory=threading.Lock)
+    progress_sent_at: float = 0.0
+    phase_started: dict[int, threading.Event] = field(default_factory=dict)
 
 
 ACTIVE_RUNS: dict[str, ActiveRun] = {}
@@ -235,7 +239,9 @@ def _task_options(run: ActiveRun, plan_task: Task) -> dict[str, Any]:
         "retries": run.settings.retries,
         "retry_delay_seconds": delays,
         "retry_jitter_factor": 0.5,
-        "tags": ["plan-tasks", *run.settings.tags],
+        # No default tag: Prefect checks tag concurrency limits on the server for every
+        # tagged task run, one more contended write per task on SQLite.
+        "tags": list(run.settings.tags),
     }
 
 
@@ -243,6 +249,7 @@ def _task_options(run: ActiveRun, plan_task: Task) -> dict[str, Any]:
 def run_phase(run_key: str, phase_index: int) -> None:
     """One phase: submit its tasks as they become ready, until all have settled."""
     run = ACTIVE_RUNS[run_key]
+    run.phase_started.setdefault(phase_index, threading.Event()).set()
     graph = run.loaded.graph
     mine: list[PrefectFuture[Any]] = []
     while not run.scheduler.phase_settled(phase_index):
@@ -298,14 +305,21 @@ def _drive_phases(run: ActiveRun) -> None:
                                                    or run.scheduler.phase_settled(phase_index)):
                     started.add(phase_index)
                     if not run.scheduler.phase_settled(phase_index):
+                        started_event = run.phase_started.setdefault(phase_index, threading.Event())
                         running.append(pool.submit(_phase_runner(run, phase_index)))
+                        # One subflow created at a time: on SQLite, concurrent creations are
+                        # answered 503 and retried after seconds of back-off.
+                        started_event.wait(SUBFLOW_START_TIMEOUT)
             if len(started) < len(phases_with_work):
                 run.scheduler.wait(WAIT_SECONDS)
         for done in running:
             done.result()
 
 
-def _update_progress_artifact(run: ActiveRun) -> None:
+PROGRESS_INTERVAL_SECONDS = 1.0  # progress artifact updates, at most this often (and once at the end)
+
+
+def _update_progress_artifact(run: ActiveRun, final: bool = False) -> None:
     artifact_id = run.progress_artifact
     if artifact_id is None:
         return
@@ -315,6 +329,10 @@ def _update_progress_artifact(run: ActiveRun) -> None:
     # Read and send under one lock: tasks settle in several threads at once, and an
     # older value sent last would leave a finished run's progress below 100%.
     with run.progress_lock:
+        now = time.monotonic()
+        if not final and now - run.progress_sent_at < PROGRESS_INTERVAL_SECONDS:
+            return  # one API write per task would cost more than the task on a busy server
+        run.progress_sent_at = now
         try:
             update_progress_artifact(artifact_id=artifact_id,
                                      progress=100.0 * progress.settled / max(1, progress.total))
@@ -446,6 +464,7 @@ def execute(settings: RunSettings, stream: Any = None) -> dict[str, Any]:
         ACTIVE_RUNS.pop(run.key, None)
         progress = scheduler.progress
         record.end(progress.completed, progress.failed)
+        _update_progress_artifact(run, final=True)
         _outcome_table(run)
         reporter.close()
     summary = {"plan": paths.plan_ref, "runId": record.run_id, "total": progress.total,
