@@ -115,22 +115,22 @@ def execute_plan_task(run_key: str, task_id: str) -> None:
         dependency_findings=run.record.findings_of(run.loaded.graph.predecessors[task_id]),
         agent_command=run.agent_command,
     )
+    began = time.monotonic()
     try:
         outcome = _execute(run, plan_task, request)
-    except TaskFailure as failure:
+    except Exception as error:  # noqa: BLE001 - a bug or a surprise fails this task, not the run
+        failure = error if isinstance(error, TaskFailure) else TaskFailure(f"{type(error).__name__}: {error}",
+                                                                             "permanent")
         run.record.failed(task_id, failure.message, failure.category, attempt)
         with run.lock:
             run.outcomes[task_id] = {"error": failure.message, "category": failure.category, "attempts": attempt}
-        raise
-    except Exception as error:  # noqa: BLE001 - a bug or a surprise: fail this task, not the run
-        failure = TaskFailure(f"{type(error).__name__}: {error}", "permanent")
-        run.record.failed(task_id, failure.message, failure.category, attempt)
-        with run.lock:
-            run.outcomes[task_id] = {"error": failure.message, "category": "permanent", "attempts": attempt}
+        if failure is error:
+            raise
         raise failure from error
     run.record.completed(task_id, outcome.findings)
     with run.lock:
-        run.outcomes[task_id] = {"files": list(outcome.files_written), "attempts": attempt}
+        run.outcomes[task_id] = {"files": list(outcome.files_written), "attempts": attempt,
+                                 "seconds": time.monotonic() - began}
 
 
 def _execute(run: ActiveRun, plan_task: Task, request: TaskRequest) -> Any:
@@ -199,20 +199,29 @@ def _global_slots(run: ActiveRun, plan_task: Task) -> Any:
 
 
 def _on_done(run: ActiveRun, task_id: str, future: PrefectFuture[Any]) -> None:
-    # The wrapped future is done, so wait() returns at once; it also records the
-    # final state, which `state` would otherwise read from the API, possibly stale.
-    future.wait()
-    state = future.state
-    succeeded = state.is_completed()
-    skipped = run.scheduler.finish(task_id, succeeded)
+    """A task run ended (after its retries): settle it, skip its dependants, report."""
+    try:
+        # The wrapped future is done, so wait() returns at once; it also records the
+        # final state, which `state` would otherwise read from the API, possibly stale.
+        future.wait()
+        succeeded, message = future.state.is_completed(), future.state.message
+    except Exception as error:  # noqa: BLE001 - an unreadable state must not hang the run
+        succeeded, message = False, f"state unavailable: {error}"
+    skipped = run.scheduler.finish(task_id, succeeded)  # always, or the phase loops would wait forever
+    try:
+        _report_done(run, task_id, succeeded, message, skipped)
+    except Exception as error:  # noqa: BLE001 - reporting must not stop the run
+        print(f"plan-tasks: warning: could not record the end of task {task_id}: {error}", file=sys.stderr)
+
+
+def _report_done(run: ActiveRun, task_id: str, succeeded: bool, message: str | None, skipped: list[str]) -> None:
     plan = run.loaded.plan
     title = plan.task_by_id[task_id].title
+    outcome = run.outcomes.get(task_id, {})
     if succeeded:
-        run.reporter.task_event("completed", task_id, title,
-                                duration_seconds=run.scheduler.progress.durations[-1])
+        run.reporter.task_event("completed", task_id, title, duration_seconds=outcome.get("seconds"))
     else:
-        outcome = run.outcomes.get(task_id, {})
-        run.reporter.task_event("failed", task_id, title, error=outcome.get("error", state.message),
+        run.reporter.task_event("failed", task_id, title, error=outcome.get("error", message),
                                 category=outcome.get("category", "permanent"))
     if skipped:
         reasons = {skipped_id: run.scheduler.skip_reasons[skipped_id] for skipped_id in skipped}
