@@ -445,7 +445,7 @@ def execute(settings: RunSettings, stream: Any = None) -> dict[str, Any]:
     """The body of ``run_plan``; must run inside a flow run."""
     paths = resolve_plan(settings.plan, settings.root)
     loaded = load_plan(str(paths.plan))
-    record = RunRecord(paths, loaded.plan, update_plan=settings.update_plan)
+    record = RunRecord(paths, loaded.plan, update_plan=settings.update_plan, deferred=True)
     snapshot = record.begin()
     selected = tasks_to_run(loaded.plan, snapshot, settings.selection)
     max_parallel = settings.max_parallel or batch_size(len(loaded.plan.tasks))
@@ -472,7 +472,9 @@ def execute(settings: RunSettings, stream: Any = None) -> dict[str, Any]:
     finally:
         ACTIVE_RUNS.pop(run.key, None)
         progress = scheduler.progress
-        record.end(progress.completed, progress.failed)
+        for error in record.end(progress.completed, progress.failed):
+            print(f"plan-tasks: warning: {error}", file=sys.stderr)
+        record.close()
         _update_progress_artifact(run, final=True)
         _outcome_table(run)
         reporter.close()

@@ -10,8 +10,10 @@ moment leaves a status.json that a new run can resume from: tasks left
 from __future__ import annotations
 
 import hashlib
+import queue
 import re
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from plan_tasks.errors import PlanError
@@ -25,13 +27,89 @@ from plan_tasks.status.sync import initialize
 _UNCHECKED = re.compile(r"^(\s*(?:[-*+]|\d+[.)])\s+)\[ \]")
 
 
+Change = Callable[[doc.Document], None]
+
+
+class StatusWriter:
+    """Applies queued status changes in order, as few transactions as possible.
+
+    Each transaction re-reads and rewrites all of status.json with two fsyncs
+    under the lock; one per change made the file the bottleneck of a run (two
+    changes per task). Changes carry the time they happened, so batching them
+    moves no timestamp.
+    """
+
+    def __init__(self, paths: PlanPaths) -> None:
+        self._paths = paths
+        self._queue: queue.Queue[Change | None] = queue.Queue()
+        self.errors: list[str] = []
+        self._thread = threading.Thread(target=self._loop, name="plan-tasks-status", daemon=True)
+        self._thread.start()
+
+    def submit(self, change: Change) -> None:
+        self._queue.put(change)
+
+    def flush(self) -> None:
+        """Return once every change submitted so far is on disk."""
+        self._queue.join()
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+
+    def _loop(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            while True:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            changes = [change for change in batch if change is not None]
+            try:
+                if changes:
+                    with transaction(self._paths) as document:
+                        for change in changes:
+                            try:
+                                change(document)
+                            except PlanError as error:  # one bad change must not lose the others
+                                self.errors.append(error.message)
+            except Exception as error:  # noqa: BLE001 - reported by the run, which goes on
+                self.errors.append(f"status.json not updated: {error}")
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
+            if len(changes) < len(batch):
+                return
+
+
 class RunRecord:
-    def __init__(self, paths: PlanPaths, plan: Plan, *, update_plan: bool = False) -> None:
+    def __init__(self, paths: PlanPaths, plan: Plan, *, update_plan: bool = False, deferred: bool = False) -> None:
         self.paths = paths
         self.plan = plan
         self.update_plan = update_plan
         self.run_id: str | None = None
         self._plan_lock = threading.Lock()
+        # deferred: changes go through a StatusWriter (a run); otherwise each is its own transaction.
+        self._writer = StatusWriter(paths) if deferred else None
+
+    def _change(self, change: Change) -> None:
+        if self._writer is None:
+            with transaction(self.paths) as document:
+                change(document)
+        else:
+            self._writer.submit(change)
+
+    def flush(self) -> list[str]:
+        """Write every pending change; returns the errors met so far."""
+        if self._writer is None:
+            return []
+        self._writer.flush()
+        return list(self._writer.errors)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
 
     def begin(self) -> doc.Document:
         """Create or re-sync status.json, record the run's start; returns the document."""
@@ -43,10 +121,14 @@ class RunRecord:
 
     def started(self, task_id: str, attempt: int = 1) -> None:
         """Mark an attempt's start; from the second attempt on, ``retryCount`` counts the retries."""
-        with transaction(self.paths) as document:
-            task = doc.set_status(document, task_id, "in_progress")
+        at = doc.now_iso()
+
+        def change(document: doc.Document) -> None:
+            task = doc.set_status(document, task_id, "in_progress", at=at)
             if attempt > 1:
                 task["retryCount"] = attempt - 1
+
+        self._change(change)
 
     def completed(self, task_id: str, findings: str | None) -> None:
         findings_path = None
@@ -54,33 +136,46 @@ class RunRecord:
             target = self.paths.findings_file(task_id)
             write_text_atomic(target, findings)
             findings_path = self.paths.relative(target)
-        with transaction(self.paths) as document:
-            doc.set_status(document, task_id, "completed", findingsPath=findings_path)
-            task = doc.find_task(document, task_id)
+        at = doc.now_iso()
+
+        def change(document: doc.Document) -> None:
+            task = doc.set_status(document, task_id, "completed", at=at, findingsPath=findings_path)
             task.pop("error", None)
+
+        self._change(change)
         if self.update_plan:
             self._tick(task_id)
 
     def failed(self, task_id: str, error: str, category: str, attempt: int) -> None:
         """Record a failed attempt with its error and category (transient or permanent)."""
-        with transaction(self.paths) as document:
-            task = doc.set_status(document, task_id, "failed", error=error[-4000:])
+        at = doc.now_iso()
+
+        def change(document: doc.Document) -> None:
+            task = doc.set_status(document, task_id, "failed", at=at, error=error[-4000:])
             task.setdefault("retryCount", attempt - 1)
-            task["lastError"], task["lastErrorAt"] = error[-4000:], doc.now_iso()
+            task["lastError"], task["lastErrorAt"] = error[-4000:], at
             task.setdefault(doc.OURS, {})["failureCategory"] = category
+
+        self._change(change)
 
     def skipped(self, task_ids: list[str], reasons: dict[str, str]) -> None:
         if not task_ids:
             return
-        with transaction(self.paths) as document:
-            for task_id in task_ids:
-                doc.set_status(document, task_id, "skipped", skipReason=reasons.get(task_id))
+        at = doc.now_iso()
 
-    def end(self, completed: int, failed: int) -> None:
-        if self.run_id is None:
-            return
-        with transaction(self.paths) as document:
-            doc.complete_run(document, self.run_id, completed, failed)
+        def change(document: doc.Document) -> None:
+            for task_id in task_ids:
+                doc.set_status(document, task_id, "skipped", at=at, skipReason=reasons.get(task_id))
+
+        self._change(change)
+
+    def end(self, completed: int, failed: int) -> list[str]:
+        """Write what is pending, close the run record; returns status write errors met."""
+        errors = self.flush()
+        if self.run_id is not None:
+            with transaction(self.paths) as document:
+                doc.complete_run(document, self.run_id, completed, failed)
+        return errors
 
     def findings_of(self, task_ids: list[str]) -> dict[str, str]:
         found = {}

@@ -370,3 +370,33 @@ def test_phase_selector_falls_back_to_the_seeds_phase_number_when_no_label_match
     plan = load_text("# P\n## Phase 3.1: A\n- [ ] 3.1.1 a\n## Phase 3.2: B\n- [ ] 3.2.1 b\n", "p.md").plan
     snapshot = {"tasks": [{"id": "3.1.1", "status": "pending"}, {"id": "3.2.1", "status": "pending"}]}
     assert tasks_to_run(plan, snapshot, ("phase:3",)) == ["3.1.1", "3.2.1"]
+
+
+def test_a_deferred_record_writes_changes_in_order_with_the_times_they_happened(project: Path) -> None:
+    paths = resolve_plan(PLAN_REF, str(project))
+    record = RunRecord(paths, load_plan(str(paths.plan)).plan, deferred=True)
+    record.begin()
+    record.started("1.1")
+    record.completed("1.1", "done")
+    record.started("1.2")
+    record.failed("1.2", "boom", "permanent", 1)
+    record.skipped(["2.1"], {"2.1": "depends on failed task 1.2"})
+    assert record.end(1, 1) == []
+    record.close()
+    tasks = {task["id"]: task for task in status_of(record)["tasks"]}
+    assert [tasks[t]["status"] for t in ("1.1", "1.2", "2.1")] == ["completed", "failed", "skipped"]
+    assert tasks["1.1"]["startedAt"] <= tasks["1.1"]["completedAt"] <= tasks["1.2"]["startedAt"]
+    assert tasks["2.1"]["skipReason"] == "depends on failed task 1.2"
+    assert status_of(record)["runs"][-1]["completed"] == 1
+
+
+def test_a_deferred_record_reports_a_change_it_could_not_apply_and_keeps_the_others(project: Path) -> None:
+    paths = resolve_plan(PLAN_REF, str(project))
+    record = RunRecord(paths, load_plan(str(paths.plan)).plan, deferred=True)
+    record.begin()
+    record.started("9.9")  # not in status.json
+    record.started("1.1")
+    errors = record.end(0, 0)
+    record.close()
+    assert errors == ["task 9.9 is not in status.json"]
+    assert {task["id"]: task["status"] for task in status_of(record)["tasks"]}["1.1"] == "in_progress"

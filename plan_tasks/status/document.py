@@ -171,14 +171,17 @@ def find_task(document: Document, task_id: str) -> dict[str, Any]:
     raise TaskNotFound(f"task {task_id} is not in status.json", hint)
 
 
-def set_status(document: Document, task_id: str, status: str, **extras: Any) -> dict[str, Any]:
+def set_status(document: Document, task_id: str, status: str, *, at: str | None = None,
+               **extras: Any) -> dict[str, Any]:
     """The seed's ``updateTaskStatus``: status, timing, extra fields, summary.
 
-    One deliberate difference: a task that starts again (after a failure)
-    gets a fresh ``startedAt``, so ``duration`` measures the attempt that ran.
+    ``at`` is when it happened (default: now), for changes written a moment
+    after they happened. One deliberate difference from the seed: a task that
+    starts again (after a failure) gets a fresh ``startedAt``, so ``duration``
+    measures the attempt that ran.
     """
     task = find_task(document, task_id)
-    now = now_iso()
+    now = at or now_iso()
     previous = task.get("status")
     task["status"] = status
     if status == "in_progress" and (previous != "in_progress" or not task.get("startedAt")):
