@@ -475,7 +475,7 @@ def run_overhead(contenders: Contenders, base: Path, rounds: int, tasks: int, wo
                 "min": results[key]["min_s"] / results[bottom]["min_s"],
                 "extra_ms_per_task": (results[key]["median_s"] - results[bottom]["median_s"]) / tasks * 1e3}
 
-    ratios = {f"{key}/a": ratio(key) for key in ("b", "c", "d", "e")}
+    ratios = {f"{key}/a": ratio(key) for key in ("b", "c", "d", "e") if key in results}
     ratios["b/e"] = ratio("b", "e")
     if deps:
         ratios["g/f"] = ratio("g", "f")
