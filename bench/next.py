@@ -35,7 +35,6 @@ import json
 import os
 import platform
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -45,6 +44,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from interleave import time_interleaved  # noqa: E402
 from generate_plan import generate_plan  # noqa: E402
 
 from plan_tasks.status import document as doc  # noqa: E402
@@ -201,21 +201,8 @@ def run(rounds: int, sizes: list[int]) -> dict:
         for project in projects.values():
             if len(list(project["warm"].glob("*.json"))) != 1:
                 raise SystemExit(f"expected one warm cache entry in {project['warm']}")
-        samples: dict[str, list[float]] = {key: [] for key in keys}
-        for round_number in range(rounds):
-            shift = round_number % len(keys)
-            for key in keys[shift:] + keys[:shift]:
-                samples[key].append(contenders[key][1]())
+        results = time_interleaved(contenders, rounds, warm_up=False)
 
-    results = {
-        key: {
-            "label": contenders[key][0],
-            "median_s": statistics.median(samples[key]),
-            "min_s": min(samples[key]),
-            "samples_s": samples[key],
-        }
-        for key in keys
-    }
 
     def ratio(top: str, bottom: str) -> float | None:
         if top not in results or bottom not in results:

@@ -25,7 +25,6 @@ import json
 import os
 import platform
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,6 +35,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from generate_plan import generate_plan  # noqa: E402
+from interleave import time_interleaved  # noqa: E402
 from markdown_it import MarkdownIt  # noqa: E402
 
 from plan_tasks.check import check_plan  # noqa: E402
@@ -107,24 +107,8 @@ def run(rounds: int, phases: int, tasks_per_phase: int) -> dict:
             "e": ("python -c 'import plan_tasks.load'", _process([sys.executable, "-c", "import plan_tasks.load"])),
             "f": ("python -c pass", _process([sys.executable, "-c", "pass"])),
         }
-        keys = list(contenders)
-        for key in keys:  # warm-up round, not counted: caches, regexes, page cache
-            contenders[key][1]()
-        samples: dict[str, list[float]] = {key: [] for key in keys}
-        for round_number in range(rounds):
-            shift = round_number % len(keys)
-            for key in keys[shift:] + keys[:shift]:
-                samples[key].append(contenders[key][1]())
+        results = time_interleaved(contenders, rounds)
 
-    results = {
-        key: {
-            "label": contenders[key][0],
-            "median_s": statistics.median(samples[key]),
-            "min_s": min(samples[key]),
-            "samples_s": samples[key],
-        }
-        for key in keys
-    }
     ratio_median = results["c"]["median_s"] / results["a"]["median_s"]
     ratio_min = results["c"]["min_s"] / results["a"]["min_s"]
     return {
