@@ -1,4 +1,4 @@
-"""Timing contenders side by side: the one measuring loop every benchmark here uses.
+"""Timing contenders side by side: the measuring loop (and the command) the benchmarks share.
 
 This machine is shared and noisy, so contenders are never timed one after the
 other: one untimed warm-up round, then rounds that each run every contender
@@ -8,8 +8,20 @@ them alike. Results are medians and minimums per contender.
 
 from __future__ import annotations
 
+import shutil
 import statistics
+import sys
 from collections.abc import Callable
+from pathlib import Path
+
+
+def plan_tasks_command() -> list[str]:
+    """The `plan-tasks` of this interpreter's environment, as an argv prefix."""
+    script = Path(sys.executable).with_name("plan-tasks")
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("plan-tasks")
+    return [found] if found else [sys.executable, "-m", "plan_tasks"]
 
 
 def time_interleaved(contenders: dict[str, tuple[str, Callable[[], float]]], rounds: int,

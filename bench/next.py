@@ -44,7 +44,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from interleave import time_interleaved  # noqa: E402
+from interleave import plan_tasks_command, time_interleaved  # noqa: E402
 from generate_plan import generate_plan  # noqa: E402
 
 from plan_tasks.status import document as doc  # noqa: E402
@@ -65,14 +65,6 @@ def _shape(size: int) -> tuple[int, int]:
     while size % phases:
         phases -= 1
     return phases, size // phases
-
-
-def _plan_tasks_command() -> list[str]:
-    script = Path(sys.executable).with_name("plan-tasks")
-    if script.exists():
-        return [str(script)]
-    found = shutil.which("plan-tasks")
-    return [found] if found else [sys.executable, "-m", "plan_tasks"]
 
 
 def _run(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, bytes]:
@@ -146,7 +138,7 @@ def _check(project: dict, output: bytes, label: str) -> None:
 
 
 def run(rounds: int, sizes: list[int]) -> dict:
-    command = _plan_tasks_command()
+    command = plan_tasks_command()
     node = shutil.which("node")
     with tempfile.TemporaryDirectory(prefix="plan-tasks-bench-next-") as directory:
         base = Path(directory)

@@ -24,7 +24,6 @@ import gc
 import json
 import os
 import platform
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -35,7 +34,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from generate_plan import generate_plan  # noqa: E402
-from interleave import time_interleaved  # noqa: E402
+from interleave import plan_tasks_command, time_interleaved  # noqa: E402
 from markdown_it import MarkdownIt  # noqa: E402
 
 from plan_tasks.check import check_plan  # noqa: E402
@@ -67,14 +66,6 @@ def _process(argv: list[str]) -> Callable[[], float]:
     return timed
 
 
-def _plan_tasks_command() -> list[str]:
-    script = Path(sys.executable).with_name("plan-tasks")
-    if script.exists():
-        return [str(script)]
-    found = shutil.which("plan-tasks")
-    return [found] if found else [sys.executable, "-m", "plan_tasks"]
-
-
 def _load(text: str) -> object:
     plan, problems = parse_plan(text, "bench.md")
     graph = build_graph(plan)
@@ -103,7 +94,7 @@ def run(rounds: int, phases: int, tasks_per_phase: int) -> dict:
             "a": ("markdown-it full parse", _in_process(lambda: full.parse(text))),
             "b": ("markdown-it block-only", _in_process(lambda: blocks.parse(text))),
             "c": ("plan-tasks parse+graph+check", _in_process(lambda: _load(text))),
-            "d": ("plan-tasks validate (process)", _process([*_plan_tasks_command(), "validate", plan_path])),
+            "d": ("plan-tasks validate (process)", _process([*plan_tasks_command(), "validate", plan_path])),
             "e": ("python -c 'import plan_tasks.load'", _process([sys.executable, "-c", "import plan_tasks.load"])),
             "f": ("python -c pass", _process([sys.executable, "-c", "pass"])),
         }
