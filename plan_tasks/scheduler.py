@@ -81,6 +81,7 @@ class RunScheduler:
             sizes[graph.phase_of[task_id]] += 1
             if self._state[task_id] in SETTLED:
                 self._settled[graph.phase_of[task_id]] += 1
+        self._sizes = sizes
         self._needs = [math.ceil(phase_gate * size - 1e-9) for size in sizes]
         self._priority = self._remaining_weights()
         self.progress = Progress(total=len(selected))
@@ -94,7 +95,7 @@ class RunScheduler:
 
     def phase_settled(self, phase: int) -> bool:
         with self._lock:
-            return all(self._state[t] in SETTLED for t in self._graph.task_ids if self._graph.phase_of[t] == phase)
+            return self._settled[phase] == self._sizes[phase]
 
     def waiting(self) -> list[str]:
         """Tasks not handed out and not settled yet, in plan order."""
