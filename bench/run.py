@@ -3,11 +3,15 @@ flow, and makespan against a lower bound and the seed's batch loop.
 
     .venv/bin/python bench/run.py [--rounds 5] [--tasks 500] [--workers 8] [--deps]
                                   [--makespan-tasks 200] [--slots 4] [--seed 0]
+                                  [--server local|prefect-ephemeral|URL]
                                   [--only overhead|makespan] [--json]
 
-Everything runs in this one process against one Prefect server: the
-temporary ("ephemeral") server that Prefect starts on the first flow call when
-no ``PREFECT_API_URL`` is set, which is what a plain ``plan-tasks run`` uses.
+Everything runs in this one process against one Prefect server
+(``--server``): by default the local server a plain ``plan-tasks run`` starts
+when no ``PREFECT_API_URL`` is set (``plan_tasks/local_server.py``: Prefect's
+server app on SQLite, with lock conflicts replayed in the server);
+``prefect-ephemeral`` is Prefect's own temporary server, started by the first
+flow call; a URL is a running server (say, one on PostgreSQL).
 ``PREFECT_HOME`` points into a temporary directory, so it gets a fresh SQLite
 database and the user's profile and server are never touched. Prefect's
 logging is quieted the way ``plan-tasks run`` quiets it, for every contender
@@ -277,6 +281,8 @@ class Contenders:
         with contextlib.ExitStack() as stack:
             if server_url:
                 stack.enter_context(_environ("PREFECT_API_URL", server_url))
+                # Not the run's own server any more: plan-tasks takes global concurrency slots.
+                stack.enter_context(_environ("PLAN_TASKS_LOCAL_API_URL", None))
                 stack.enter_context(temporary_settings(updates={PREFECT_API_URL: server_url}))
             stack.enter_context(contextlib.redirect_stderr(output))
             start = time.perf_counter()
@@ -309,8 +315,29 @@ def _environ(name: str, value: str | None) -> Any:
             os.environ[name] = saved
 
 
-def _start_server() -> tuple[float, str]:
-    """Start Prefect's temporary server (a trivial flow call does); its start time and API URL."""
+def _start_server(kind: str, stack: contextlib.ExitStack) -> tuple[float, str]:
+    """Start the server every contender uses; its start time and API URL.
+
+    ``local``: the server ``plan-tasks run`` starts when none is configured
+    (``plan_tasks.local_server.prefect_api``), left running until ``stack``
+    closes. ``prefect-ephemeral``: Prefect's own temporary server, started by a
+    first flow call. Anything else: the API URL of a running server.
+    """
+    if kind == "local":
+        from plan_tasks.local_server import prefect_api
+
+        start = time.perf_counter()
+        api_url = stack.enter_context(prefect_api())
+        return time.perf_counter() - start, str(api_url)
+    if kind != "prefect-ephemeral":
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        stack.enter_context(_environ("PREFECT_API_URL", kind))
+        stack.enter_context(temporary_settings(updates={PREFECT_API_URL: kind}))
+        from prefect.context import refresh_global_settings_context
+
+        refresh_global_settings_context()
+        return 0.0, kind
     from prefect import flow
     from prefect.server.api.server import SubprocessASGIServer
 
@@ -328,23 +355,12 @@ def _start_server() -> tuple[float, str]:
 
 
 def _stop_server() -> None:
-    """Flush Prefect's event and log workers, then stop the temporary server."""
-    from prefect.events.worker import EventsWorker
-    from prefect.logging.handlers import APILogWorker
+    """Flush Prefect's event and log workers, then stop Prefect's temporary server."""
     from prefect.server.api.server import SubprocessASGIServer
-    from prefect.utilities.asyncutils import run_coro_as_sync
 
-    async def drain() -> None:
-        for drain_call in (lambda: APILogWorker.instance().drain(), EventsWorker.drain_all):
-            try:
-                result = drain_call()
-                if hasattr(result, "__await__"):
-                    await result
-            except Exception:  # noqa: BLE001 - a worker that never started
-                pass
+    from plan_tasks.local_server import drain_prefect_workers
 
-    with contextlib.suppress(Exception):
-        run_coro_as_sync(drain())
+    drain_prefect_workers()
     SubprocessASGIServer().stop()
 
 
@@ -811,8 +827,9 @@ def run(args: argparse.Namespace) -> dict:
             import prefect
 
             report["prefect"] = prefect.__version__
-            _progress("starting Prefect's temporary server (first flow call)")
-            report["server_start_s"], server_url = _start_server()
+            report["server"] = args.server
+            _progress(f"starting the server ({args.server})")
+            report["server_start_s"], server_url = _start_server(args.server, stack)
             RETRIES.install()
             try:
                 contenders = Contenders(args.workers)
@@ -823,7 +840,8 @@ def run(args: argparse.Namespace) -> dict:
                     report["makespan"] = run_makespan(contenders, base, args.rounds, args.makespan_tasks,
                                                       args.slots, args.seed)
             finally:
-                _stop_server()
+                if args.server == "prefect-ephemeral":
+                    _stop_server()
     report["total_s"] = time.perf_counter() - started
     return report
 
@@ -909,7 +927,7 @@ def _makespan_table(part: dict) -> list[str]:
 def _table(report: dict) -> str:
     load = ", ".join(f"{value:.2f}" for value in report["load_average"])
     out = [f"python {report['python']}, prefect {report['prefect']}, {report['cpus']} CPUs, load average at start "
-           f"{load}; temporary server started in {report['server_start_s']:.1f} s; whole run {report['total_s']:.0f} s",
+           f"{load}; server {report['server']} started in {report['server_start_s']:.1f} s; whole run {report['total_s']:.0f} s",
            f"plan_tasks: {report['plan_tasks']}"]
     if "overhead" in report:
         out += [""] + _overhead_table(report["overhead"])
@@ -930,6 +948,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--makespan-tasks", type=int, default=200, help="sleep tasks in the makespan plan (default 200)")
     parser.add_argument("--slots", type=int, default=4, help="makespan: plan-tasks max_parallel (default 4)")
     parser.add_argument("--seed", type=int, default=0, help="makespan: seed of the plan and the durations (default 0)")
+    parser.add_argument("--server", default="local", metavar="local|prefect-ephemeral|URL",
+                        help="the one server of every contender: the one `plan-tasks run` starts (default), "
+                             "Prefect's own temporary server, or a running server's API URL")
     parser.add_argument("--only", choices=("overhead", "makespan"), help="run one part only")
     parser.add_argument("--json", action="store_true", help="print machine-readable results")
     args = parser.parse_args(argv)

@@ -3,9 +3,9 @@
 Everything that can be wrong with the input (the plan, the selection, the
 options) is checked before Prefect is imported, so mistakes answer in a
 fraction of a second with exit code 2. ``--dry-run`` prints the execution
-groups and never imports Prefect. With no ``PREFECT_API_URL``, the run uses
-Prefect's ephemeral server: no setup, and no telemetry or log noise unless
-``--verbose``.
+groups and never imports Prefect. With no ``PREFECT_API_URL``, the run starts
+a Prefect server of its own for its duration (``local_server``): no setup, and
+no telemetry or log noise unless ``--verbose``.
 """
 
 from __future__ import annotations
@@ -116,15 +116,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     _quiet_prefect(args.verbose)
     started = time.monotonic()
     from plan_tasks.compile import PlanRunFailed, run_plan
+    from plan_tasks.local_server import ServerStartError, prefect_api
 
-    state = run_plan(
-        plan=str(paths.plan), root=str(paths.root), tasks=list(args.selection) or None,
-        phase_gate=args.phase_gate, max_parallel=args.max_parallel, executor=args.executor,
-        agent_command=shlex.split(args.agent_command) if args.agent_command else None,
-        retries=args.retries, retry_delay_seconds=args.retry_delay, timeout_seconds=args.timeout,
-        update_plan=args.update_plan, rate_limit_per_second=args.rate_per_second,
-        events_jsonl=args.events_jsonl, return_state=True,
-    )
+    try:
+        with prefect_api(verbose=args.verbose):
+            state = run_plan(
+                plan=str(paths.plan), root=str(paths.root), tasks=list(args.selection) or None,
+                phase_gate=args.phase_gate, max_parallel=args.max_parallel, executor=args.executor,
+                agent_command=shlex.split(args.agent_command) if args.agent_command else None,
+                retries=args.retries, retry_delay_seconds=args.retry_delay, timeout_seconds=args.timeout,
+                update_plan=args.update_plan, rate_limit_per_second=args.rate_per_second,
+                events_jsonl=args.events_jsonl, return_state=True,
+            )
+    except ServerStartError as error:
+        print(f"{paths.plan_ref}: error: {error}", file=sys.stderr)
+        print("hint: set PREFECT_API_URL to a running Prefect server (`prefect server start`), "
+              "or run with --verbose to see the server's own output", file=sys.stderr)
+        return EXIT_TASKS_FAILED
     elapsed = time.monotonic() - started
     result = state.result(raise_on_failure=False)
     if isinstance(result, PlanRunFailed):

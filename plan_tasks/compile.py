@@ -70,6 +70,7 @@ class ActiveRun:
     max_parallel: int
     agent_command: tuple[str, ...]
     limiter: Any = None
+    prefect_task: Any = None  # execute_plan_task with this run's options, built once
     progress_artifact: Any = None
     futures: dict[str, PrefectFuture[Any]] = field(default_factory=dict)
     outcomes: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -152,13 +153,16 @@ def _server_configured() -> bool:
     """Whether to share slots through the server's global concurrency limit.
 
     Only when the user pointed plan-tasks at a server (``PREFECT_API_URL`` in the
-    environment): the ephemeral server has no other plans to share with, and on
+    environment): a run's own local server has no other plans to share with, and on
     SQLite every lease is a contended write answered with 503-and-retry, which
     costs seconds per task. ``PLAN_TASKS_GLOBAL_LIMIT=0`` turns it off anyway.
     """
+    from plan_tasks.local_server import is_local
+
     if os.environ.get("PLAN_TASKS_GLOBAL_LIMIT", "1").strip().lower() in ("0", "false", "no", "off"):
         return False
-    return bool(os.environ.get("PREFECT_API_URL"))
+    api_url = os.environ.get("PREFECT_API_URL")
+    return bool(api_url) and not is_local(api_url)
 
 
 def _ensure_global_limit(slots: int) -> None:
@@ -236,22 +240,31 @@ def _fixed(name: str) -> Any:
     return lambda: name
 
 
-def _task_options(run: ActiveRun, plan_task: Task) -> dict[str, Any]:
+def _task_run_name(parameters: dict[str, Any]) -> str:
+    """``<id> <title>``; a callable, as Prefect would format a string name with the
+    parameters, and titles contain braces (`GET /reports/{id}`)."""
+    task_id = str(parameters.get("task_id", ""))
+    run = ACTIVE_RUNS.get(str(parameters.get("run_key", "")))
+    title = run.loaded.plan.task_by_id[task_id].title if run and task_id in run.loaded.plan.task_by_id else ""
+    return f"{task_id} {title}".strip()[:200] or "plan-task"
+
+
+def _prefect_task(run: ActiveRun) -> Any:
+    """The run's one Prefect task: ``with_options`` rebuilds a task (and reads its
+    source), too slow to do for every submission."""
     from prefect.tasks import exponential_backoff
 
     delays = exponential_backoff(backoff_factor=run.settings.retry_delay_seconds)(max(run.settings.retries, 1))
-    return {
-        "name": "plan-task",
-        # A callable, not a string: Prefect formats strings with the parameters,
-        # and titles contain braces (`GET /reports/{id}`).
-        "task_run_name": _fixed(f"{plan_task.id} {plan_task.title}"[:200]),
-        "retries": run.settings.retries,
-        "retry_delay_seconds": delays,
-        "retry_jitter_factor": 0.5,
+    return execute_plan_task.with_options(
+        name="plan-task",
+        task_run_name=_task_run_name,
+        retries=run.settings.retries,
+        retry_delay_seconds=delays,
+        retry_jitter_factor=0.5,
         # No default tag: Prefect checks tag concurrency limits on the server for every
         # tagged task run, one more contended write per task on SQLite.
-        "tags": list(run.settings.tags),
-    }
+        tags=list(run.settings.tags),
+    )
 
 
 @flow(persist_result=False, log_prints=False)
@@ -263,11 +276,9 @@ def run_phase(run_key: str, phase_index: int) -> None:
     mine: list[PrefectFuture[Any]] = []
     while not run.scheduler.phase_settled(phase_index):
         for task_id in run.scheduler.take(phase_index):
-            plan_task = run.loaded.plan.task_by_id[task_id]
             with run.lock:
                 upstream = [run.futures[p] for p in graph.predecessors[task_id] if p in run.futures]
-            future = execute_plan_task.with_options(**_task_options(run, plan_task)).submit(
-                run_key, task_id, wait_for=upstream)
+            future = run.prefect_task.submit(run_key, task_id, wait_for=upstream)
             with run.lock:
                 run.futures[task_id] = future
             future.add_done_callback(lambda done, task_id=task_id: _on_done(run, task_id, done))
@@ -290,20 +301,25 @@ def _phase_runner(run: ActiveRun, phase_index: int) -> Any:
     context = contextvars.copy_context()
 
     def run_subflow() -> Any:
-        from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
-
-        # The plan's flow run sends heartbeats for crash detection; a phase subflow's
-        # own heartbeat thread only adds a ~1 s join at its end, on every phase.
-        with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
-            # return_state: a phase with failed tasks ends Failed without crashing the
-            # parent; the plan's flow run reports the failures itself.
-            return subflow(run.key, phase_index, return_state=True)
+        # return_state: a phase with failed tasks ends Failed without crashing the
+        # parent; the plan's flow run reports the failures itself.
+        return subflow(run.key, phase_index, return_state=True)
 
     return lambda: context.run(run_subflow)
 
 
 def _drive_phases(run: ActiveRun) -> None:
     """Start each phase's subflow when its first task is ready; wait for all."""
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    # The plan's flow run sends heartbeats for crash detection; a phase subflow's own
+    # heartbeat thread only adds a ~1 s join at its end, on every phase. The phase
+    # threads copy this context, so one settings copy serves them all.
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        _start_and_wait_for_phases(run)
+
+
+def _start_and_wait_for_phases(run: ActiveRun) -> None:
     phases_with_work = sorted({run.loaded.graph.phase_of[t] for t in run.scheduler.waiting()})
     started: set[int] = set()
     with ThreadPoolExecutor(max_workers=max(1, len(phases_with_work)), thread_name_prefix="plan-phase") as pool:
@@ -316,8 +332,9 @@ def _drive_phases(run: ActiveRun) -> None:
                     if not run.scheduler.phase_settled(phase_index):
                         started_event = run.phase_started.setdefault(phase_index, threading.Event())
                         running.append(pool.submit(_phase_runner(run, phase_index)))
-                        # One subflow created at a time: on SQLite, concurrent creations are
-                        # answered 503 and retried after seconds of back-off.
+                        # One subflow created at a time, in plan order: created together,
+                        # they all compete for the CPU and the server, and the first
+                        # phase's tasks start only when every subflow exists.
                         started_event.wait(SUBFLOW_START_TIMEOUT)
             if len(started) < len(phases_with_work):
                 run.scheduler.wait(WAIT_SECONDS)
@@ -335,18 +352,26 @@ def _update_progress_artifact(run: ActiveRun, final: bool = False) -> None:
     from prefect.artifacts import update_progress_artifact
 
     progress = run.scheduler.progress
+    if not final and time.monotonic() - run.progress_sent_at < PROGRESS_INTERVAL_SECONDS:
+        return  # one API write per task would cost more than the task on a busy server
     # Read and send under one lock: tasks settle in several threads at once, and an
-    # older value sent last would leave a finished run's progress below 100%.
-    with run.progress_lock:
+    # older value sent last would leave a finished run's progress below 100%. A task
+    # thread never queues for it (the next update or the final one carries its count);
+    # the final update does.
+    if not run.progress_lock.acquire(blocking=final):
+        return
+    try:
         now = time.monotonic()
         if not final and now - run.progress_sent_at < PROGRESS_INTERVAL_SECONDS:
-            return  # one API write per task would cost more than the task on a busy server
+            return
         run.progress_sent_at = now
         try:
             update_progress_artifact(artifact_id=artifact_id,
                                      progress=100.0 * progress.settled / max(1, progress.total))
         except Exception:  # noqa: BLE001 - progress display must never fail a task
             pass
+    finally:
+        run.progress_lock.release()
 
 
 def _artifact_key(plan_name: str, suffix: str) -> str:
@@ -464,6 +489,7 @@ def execute(settings: RunSettings, stream: Any = None) -> dict[str, Any]:
         from plan_tasks.rate_limit import RateLimiter
 
         run.limiter = RateLimiter(settings.rate_limit_per_second)
+    run.prefect_task = _prefect_task(run)
     ACTIVE_RUNS[run.key] = run
     _ensure_global_limit(max_parallel)
     _start_artifacts(run)

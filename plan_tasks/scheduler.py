@@ -84,6 +84,16 @@ class RunScheduler:
         self._sizes = sizes
         self._needs = [math.ceil(phase_gate * size - 1e-9) for size in sizes]
         self._priority = self._remaining_weights()
+        # Kept as tasks settle, so that a take looks only at tasks that can start:
+        # how many predecessors each task still waits for, and per phase the waiting
+        # tasks that wait for none.
+        self._unmet = {task_id: sum(1 for upstream in graph.predecessors[task_id]
+                                    if self._state[upstream] not in (COMPLETED, SKIPPED))
+                       for task_id in graph.task_ids}
+        self._pool: list[set[str]] = [set() for _ in range(graph.phase_count)]
+        for task_id in graph.task_ids:
+            if self._state[task_id] == WAITING and not self._unmet[task_id]:
+                self._pool[graph.phase_of[task_id]].add(task_id)
         self.progress = Progress(total=len(selected))
         self.skip_reasons: dict[str, str] = {}
 
@@ -124,6 +134,7 @@ class RunScheduler:
                 self._free -= weight
                 self._busy_files.update((path, task_id) for path in self._files.get(task_id, ()))
                 self._state[task_id] = RUNNING
+                self._pool[self._graph.phase_of[task_id]].discard(task_id)
                 self._started_at[task_id] = time.monotonic()
                 self.progress.running += 1
                 taken.append(task_id)
@@ -155,6 +166,12 @@ class RunScheduler:
     def _settle(self, task_id: str, state: str) -> None:
         self._state[task_id] = state
         self._settled[self._graph.phase_of[task_id]] += 1
+        self._pool[self._graph.phase_of[task_id]].discard(task_id)
+        if state in (COMPLETED, SKIPPED):
+            for successor in self._graph.successors[task_id]:
+                self._unmet[successor] -= 1
+                if not self._unmet[successor] and self._state[successor] == WAITING:
+                    self._pool[self._graph.phase_of[successor]].add(successor)
         if state == COMPLETED:
             self.progress.completed += 1
         elif state == FAILED:
@@ -184,15 +201,9 @@ class RunScheduler:
 
     def _ready(self, phase: int | None) -> list[str]:
         opened = self._open_phases()
-        graph, state = self._graph, self._state
-        ready = [
-            task_id for task_id in graph.task_ids
-            if state[task_id] == WAITING
-            and (phase is None or graph.phase_of[task_id] == phase)
-            and graph.phase_of[task_id] < opened
-            and all(state[upstream] in (COMPLETED, SKIPPED) for upstream in graph.predecessors[task_id])
-        ]
-        return sorted(ready, key=lambda task_id: (-self._priority[task_id], graph.order[task_id]))
+        phases = range(opened) if phase is None else ([phase] if phase < opened else [])
+        ready = [task_id for index in phases for task_id in self._pool[index]]
+        return sorted(ready, key=lambda task_id: (-self._priority[task_id], self._graph.order[task_id]))
 
     def _remaining_weights(self) -> dict[str, int]:
         """Weight of the heaviest chain of tasks to run that each task starts."""

@@ -596,3 +596,27 @@ def test_a_killed_writers_old_temp_file_is_removed_by_the_next_write(tmp_path: P
     save_status(paths, {"tasks": []})
     assert not old.exists()
     assert fresh.exists()  # it may belong to a live writer
+
+
+# -- the JSON codec: orjson's speed, the standard library's output ----------------------
+
+
+@pytest.mark.parametrize("document", [
+    {"tasks": [{"id": "1.1", "title": "Ünïcode `x` \u2028 \x00", "duration": 1.25, "error": None,
+                "retryCount": 0, "done": True, "nested": {"empty": {}, "list": []}}]},
+    {"tasks": [], "floats": [0.1, 1e20, -0.0, 1.0, 3.14159]},
+])
+def test_dump_writes_what_the_standard_library_writes(document: dict) -> None:
+    from plan_tasks.status.store import dump
+
+    assert dump(document) == json.dumps(document, indent=2, ensure_ascii=False)
+
+
+def test_dump_and_load_take_what_orjson_refuses(tmp_path: Path) -> None:
+    from plan_tasks.status.store import _parse, dump
+
+    huge = {"tasks": [{"id": "1.1", "count": 2**70}], "ratio": float("nan")}
+    text = dump(huge)
+    assert text == json.dumps(huge, indent=2, ensure_ascii=False)
+    parsed = _parse(text)
+    assert parsed["tasks"][0]["count"] == 2**70 and parsed["ratio"] != parsed["ratio"]
