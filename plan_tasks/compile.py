@@ -1,4 +1,4 @@
-"""A plan as a Prefect flow: the only library module that imports Prefect.
+"""A plan as a Prefect flow: the only library module that imports Prefect when imported.
 
 Shape of a run (the design card's):
 
@@ -189,7 +189,7 @@ def _ensure_global_limit(slots: int) -> None:
 
 def _global_slots(run: ActiveRun, plan_task: Task) -> Any:
     """With a real Prefect server, the slot budget is a global concurrency limit
-    shared by every plan running against it; the ephemeral server has no peers."""
+    shared by every plan running against it; a run's own local server has no peers."""
     from contextlib import nullcontext
 
     if not _server_configured():

@@ -1,5 +1,5 @@
-"""`python -m plan_tasks run` as users run it: a subprocess on Prefect's
-ephemeral server (no ``PREFECT_API_URL``), in temporary projects.
+"""`python -m plan_tasks run` as users run it: a subprocess on the server it
+starts for itself (no ``PREFECT_API_URL``), in temporary projects.
 
 Each run starts its own server (several seconds), so only what needs a real
 process is here: exit codes, what reaches the terminal, a run killed with
@@ -34,7 +34,7 @@ NOISE = ("Traceback", "telemetry", "database is locked", "CancelledError")
 
 @pytest.fixture(scope="module")
 def prefect_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One Prefect home (and ephemeral server database) for the runs of this module, not the user's."""
+    """One Prefect home (and local server database) for the runs of this module, not the user's."""
     return tmp_path_factory.mktemp("prefect-home")
 
 
@@ -134,7 +134,7 @@ def test_run_with_nothing_left_to_do_says_so_and_exits_0_without_prefect(
     assert lines == ["selection.md: nothing to run: every selected task is completed or skipped"]
 
 
-# -- runs on the ephemeral server ----------------------------------------------------
+# -- runs on the server plan-tasks starts ---------------------------------------------
 
 
 def test_run_with_a_failed_task_exits_1_without_a_traceback(cli_env: dict[str, str], tmp_path: Path) -> None:
