@@ -249,11 +249,16 @@ class LocalServer:
             time.sleep(0.05)
         return self.api_url
 
-    def _log_tail(self, limit: int = 4000) -> str:
+    def _log_tail(self, lines: int = 3) -> str:
+        """The server's last words: its last lines, without traceback frames (``--verbose`` shows all)."""
         if self._log is None:
             return ""
         self._log.seek(0)
-        return self._log.read().decode("utf-8", "replace")[-limit:].strip()
+        text = self._log.read().decode("utf-8", "replace")
+        said = [line for line in text.splitlines()
+                if line.strip() and not line.startswith((" ", "\t")) and not line.startswith("Traceback (")
+                and not line.startswith("During handling of") and not line.startswith("The above exception")]
+        return "\n".join(said[-lines:])
 
     def stop(self) -> None:
         if self.process is not None:

@@ -137,6 +137,20 @@ def test_run_with_nothing_left_to_do_says_so_and_exits_0_without_prefect(
 # -- runs on the server plan-tasks starts ---------------------------------------------
 
 
+def test_a_server_that_cannot_start_is_reported_in_one_line_with_a_hint(
+    cli_env: dict[str, str], tmp_path: Path,
+) -> None:
+    plan = copy_plan("selection", tmp_path / "project")
+    env = {**cli_env, "PREFECT_API_DATABASE_CONNECTION_URL": "not-a-database-url"}
+    result = run_cli(env, str(plan), "--executor", "shell", cwd=tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "error: the local Prefect server exited with code 1:\n" in result.stderr
+    assert "Could not parse SQLAlchemy URL" in result.stderr
+    assert "\nhint: set PREFECT_API_URL to a running Prefect server" in result.stderr
+    assert "Traceback" not in result.stderr and "File \"" not in result.stderr
+    assert not (plan.parent / "docs").exists()  # nothing ran, nothing recorded
+
+
 def test_run_with_a_failed_task_exits_1_without_a_traceback(cli_env: dict[str, str], tmp_path: Path) -> None:
     plan = copy_plan("failures", tmp_path / "project")
     result = run_cli(cli_env, str(plan), "--root", str(plan.parent), "--agent-command", AGENT,
