@@ -61,7 +61,8 @@ SERVICE_BATCHING = {
     "PREFECT_SERVER_SERVICES_EVENT_PERSISTER_FLUSH_INTERVAL": "1",
 }
 START_TIMEOUT_SECONDS = 120.0
-LOCAL_API_URL = "PLAN_TASKS_LOCAL_API_URL"  # set while a run uses its own server  # the first start on a new machine migrates the database
+LOCAL_API_URL = "PLAN_TASKS_LOCAL_API_URL"  # set while a run uses its own server
+WATCH_PARENT = "PLAN_TASKS_SERVER_WATCH_PARENT"  # the server stops when its stdin closes  # the first start on a new machine migrates the database
 
 
 class RetryLockedRequests:
@@ -168,12 +169,38 @@ def _take_write_lock_first() -> None:
     AioSqliteConfiguration.begin_transaction = begin_transaction  # type: ignore[method-assign]
 
 
+def _stop_with_parent() -> None:
+    """Stop this server when the run that started it is gone.
+
+    The parent holds the only writing end of this process's stdin; when it
+    exits, even killed with SIGKILL, the read below returns end-of-file, and a
+    SIGTERM makes uvicorn shut down as usual (the recorders flush what they hold).
+    """
+    import signal
+    import threading
+
+    def watch() -> None:
+        # os.read, not sys.stdin: a daemon thread blocked in buffered IO aborts the
+        # interpreter's shutdown ("could not acquire lock").
+        try:
+            while os.read(0, 4096):
+                pass
+        except OSError:
+            pass
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="plan-tasks-parent-watch", daemon=True).start()
+
+
 def create_app() -> ASGIApp:
     """The uvicorn factory: Prefect's server app, in ephemeral mode, behind the replay middleware."""
     from prefect.server.api.server import create_app as create_prefect_app
 
     _take_write_lock_first()
-    return RetryLockedRequests(create_prefect_app(ephemeral=True, final=True))
+    app = RetryLockedRequests(create_prefect_app(ephemeral=True, final=True))
+    if os.environ.get(WATCH_PARENT) == "1":
+        _stop_with_parent()
+    return app
 
 
 # -- the parent side: start, check, stop -------------------------------------------
@@ -225,14 +252,16 @@ class LocalServer:
         """Start the server process without waiting for it."""
         port = _free_port()
         self.api_url = f"http://127.0.0.1:{port}/api"
-        env = {**SERVICE_BATCHING, **self.env,
+        env = {**SERVICE_BATCHING, **self.env, WATCH_PARENT: "1",
                "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
         env.pop("PREFECT_API_URL", None)
         self._log = None if self.verbose else tempfile.TemporaryFile()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "--factory", "plan_tasks.local_server:create_app",
              "--host", "127.0.0.1", "--port", str(port), "--log-level", "error", "--lifespan", "on"],
-            env=env, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT if self._log else None,
+            # stdin is a pipe only this process holds open: when it dies, however it dies,
+            # the server reads end-of-file and stops too (see _stop_with_parent).
+            env=env, stdin=subprocess.PIPE, stdout=self._log, stderr=subprocess.STDOUT if self._log else None,
         )
 
     def wait_until_healthy(self) -> str:
@@ -262,6 +291,8 @@ class LocalServer:
 
     def stop(self) -> None:
         if self.process is not None:
+            if self.process.stdin is not None:
+                self.process.stdin.close()
             self.process.terminate()
             try:
                 self.process.wait(timeout=10)

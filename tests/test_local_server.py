@@ -208,3 +208,36 @@ def test_a_configured_server_is_used_as_it_is(prefect_server: str) -> None:
     with local_server.prefect_api() as api_url:
         assert api_url is None
     assert not is_local(prefect_server)
+
+
+PARENT = """
+import sys, time
+from plan_tasks.local_server import LocalServer
+server = LocalServer()
+server.start()
+print(server.process.pid, flush=True)
+time.sleep(600)
+"""
+
+
+def test_the_server_stops_when_its_run_is_killed(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    env = {name: value for name, value in os.environ.items() if not name.startswith("PREFECT_API_URL")}
+    env.update(PREFECT_HOME=str(tmp_path), PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    parent = subprocess.Popen([sys.executable, "-c", PARENT], env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        server_pid = int(parent.stdout.readline())  # type: ignore[union-attr]
+    finally:
+        parent.send_signal(signal.SIGKILL)  # no finally, no atexit: the worst way to go
+        parent.wait(timeout=30)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            os.kill(server_pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.2)
+    os.kill(server_pid, signal.SIGKILL)
+    pytest.fail("the local server outlived the run that started it")
