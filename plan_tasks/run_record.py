@@ -1,10 +1,11 @@
 """What a run writes: status.json (exactly as the CLI's marking commands do),
 findings, and, with ``--update-plan``, the plan's ticked checkboxes.
 
-Every write is its own locked, atomic transaction, so a CLI user or an agent
-marking tasks while a run goes on loses nothing, and a run killed at any
-moment leaves a status.json that a new run can resume from: tasks left
-``in_progress`` run again, completed and skipped ones do not.
+Every write is a locked, atomic transaction (a run's changes batched by one
+writer thread), so a CLI user or an agent marking tasks while a run goes on
+loses nothing. A task's start is on disk before its work begins, so a run
+killed at any moment leaves a status.json that a new run can resume from:
+tasks left ``in_progress`` run again, completed and skipped ones do not.
 """
 
 from __future__ import annotations
@@ -36,18 +37,22 @@ class StatusWriter:
     Each transaction re-reads and rewrites all of status.json with two fsyncs
     under the lock; one per change made the file the bottleneck of a run (two
     changes per task). Changes carry the time they happened, so batching them
-    moves no timestamp.
+    moves no timestamp. ``submit(change, wait=True)`` returns once the change
+    is on disk (it still shares its transaction with whatever else is queued).
     """
 
     def __init__(self, paths: PlanPaths) -> None:
         self._paths = paths
-        self._queue: queue.Queue[Change | None] = queue.Queue()
+        self._queue: queue.Queue[tuple[Change, threading.Event | None] | None] = queue.Queue()
         self.errors: list[str] = []
         self._thread = threading.Thread(target=self._loop, name="plan-tasks-status", daemon=True)
         self._thread.start()
 
-    def submit(self, change: Change) -> None:
-        self._queue.put(change)
+    def submit(self, change: Change, wait: bool = False) -> None:
+        written = threading.Event() if wait else None
+        self._queue.put((change, written))
+        if written is not None:
+            written.wait()
 
     def flush(self) -> None:
         """Return once every change submitted so far is on disk."""
@@ -65,11 +70,11 @@ class StatusWriter:
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            changes = [change for change in batch if change is not None]
+            changes = [item for item in batch if item is not None]
             try:
                 if changes:
                     with transaction(self._paths) as document:
-                        for change in changes:
+                        for change, _ in changes:
                             try:
                                 change(document)
                             except PlanError as error:  # one bad change must not lose the others
@@ -77,7 +82,9 @@ class StatusWriter:
             except Exception as error:  # noqa: BLE001 - reported by the run, which goes on
                 self.errors.append(f"status.json not updated: {error}")
             finally:
-                for _ in batch:
+                for item in batch:
+                    if item is not None and item[1] is not None:
+                        item[1].set()  # also after an error: it is in self.errors, the run goes on
                     self._queue.task_done()
             if len(changes) < len(batch):
                 return
@@ -93,12 +100,12 @@ class RunRecord:
         # deferred: changes go through a StatusWriter (a run); otherwise each is its own transaction.
         self._writer = StatusWriter(paths) if deferred else None
 
-    def _change(self, change: Change) -> None:
+    def _change(self, change: Change, wait: bool = False) -> None:
         if self._writer is None:
             with transaction(self.paths) as document:
                 change(document)
         else:
-            self._writer.submit(change)
+            self._writer.submit(change, wait)
 
     def flush(self) -> list[str]:
         """Write every pending change; returns the errors met so far."""
@@ -120,7 +127,13 @@ class RunRecord:
         return snapshot
 
     def started(self, task_id: str, attempt: int = 1) -> None:
-        """Mark an attempt's start; from the second attempt on, ``retryCount`` counts the retries."""
+        """Mark an attempt's start; from the second attempt on, ``retryCount`` counts the retries.
+
+        Returns once the mark is on disk, so that the task's work never begins
+        while status.json still says ``pending``: another process asking
+        ``next`` sees it taken, and a run killed at any moment leaves every
+        task that may have started ``in_progress`` (it runs again on resume).
+        """
         at = doc.now_iso()
 
         def change(document: doc.Document) -> None:
@@ -128,7 +141,7 @@ class RunRecord:
             if attempt > 1:
                 task["retryCount"] = attempt - 1
 
-        self._change(change)
+        self._change(change, wait=True)
 
     def completed(self, task_id: str, findings: str | None) -> None:
         findings_path = None

@@ -119,6 +119,30 @@ def test_started_marks_the_task_in_progress_without_a_retry_count(project: Path)
     assert status_of(record)["summary"]["in_progress"] == 1
 
 
+def test_a_runs_start_mark_is_on_disk_before_started_returns(project: Path) -> None:
+    import threading
+
+    from plan_tasks.status.store import locked
+
+    paths = resolve_plan(PLAN_REF, str(project))
+    record = RunRecord(paths, load_plan(str(paths.plan)).plan, deferred=True)
+    record.begin()
+    returned = threading.Event()
+    starter = threading.Thread(target=lambda: (record.started("1.1"), returned.set()))
+    try:
+        with locked(paths):  # the writer cannot write: started() must not return yet
+            starter.start()
+            assert not returned.wait(0.5)
+            assert entry(record, "1.1")["status"] == "pending"
+        assert returned.wait(30)
+        assert entry(record, "1.1")["status"] == "in_progress"
+        record.completed("1.2", None)  # ends are written behind: no wait
+    finally:
+        starter.join(30)
+        record.close()
+    assert entry(record, "1.2")["status"] == "completed"
+
+
 @pytest.mark.parametrize(("attempt", "retries"), [(2, 1), (3, 2)])
 def test_started_again_counts_the_retries(project: Path, attempt: int, retries: int) -> None:
     record = begun(project)
