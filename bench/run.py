@@ -447,7 +447,7 @@ def run_overhead(contenders: Contenders, base: Path, rounds: int, tasks: int, wo
         projects[key] = (root, plan, url)
         label = f"plan-tasks, gate {gate:g}" + (", PREFECT_API_URL set" if url else "")
         entries[key] = (label, contenders.timed_plan(root, plan, tasks, gate, workers, url))
-    entries["e"] = (f"hand-written, a subflow per phase", contenders.timed_hand_written(tasks, subflows=True))
+    entries["e"] = ("hand-written, a subflow per phase", contenders.timed_hand_written(tasks, subflows=True))
     loaded = load_plan(str(projects["b"][1]))
     _check_calls(loaded, "bench_tasks:noop")
     if len(loaded.plan.tasks) != tasks or loaded.graph.edges:

@@ -21,7 +21,6 @@ The decisions live in Prefect-free modules (``scheduler``, ``run_record``,
 from __future__ import annotations
 
 import contextvars
-import os
 import sys
 import threading
 import time
@@ -34,14 +33,19 @@ from typing import Any
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture
-from prefect.task_runners import ThreadPoolTaskRunner
 
 from plan_tasks.errors import PlanError
 from plan_tasks.executors import choose_executor
 from plan_tasks.executors.outcome import TaskFailure, TaskRequest
+from plan_tasks.global_slots import ensure_global_limit as _ensure_global_limit
+from plan_tasks.global_slots import global_slots
 from plan_tasks.load import LoadedPlan, load_plan
 from plan_tasks.model import Task
 from plan_tasks.run_config import RunSettings, resolve_agent_command
+from plan_tasks.run_artifacts import emitter as _emit
+from plan_tasks.run_artifacts import outcome_table as _outcome_table
+from plan_tasks.run_artifacts import start_artifacts as _start_artifacts
+from plan_tasks.run_artifacts import update_progress_artifact as _update_progress_artifact
 from plan_tasks.run_record import RunRecord, tasks_to_run
 from plan_tasks.run_report import RunReporter
 from plan_tasks.scheduler import RunScheduler
@@ -140,63 +144,10 @@ def _execute(run: ActiveRun, plan_task: Task, request: TaskRequest) -> Any:
     from plan_tasks.executors.shell import run_shell
 
     kind = choose_executor(plan_task, run.settings.executor)
-    with _global_slots(run, plan_task):
+    with global_slots(plan_task.weight, run.max_parallel):
         if kind == "agent" and run.limiter is not None:
             run.limiter.acquire()
         return {"shell": run_shell, "agent": run_agent, "python": run_python}[kind](request)
-
-
-GLOBAL_LIMIT = "plan-tasks"
-
-
-def _server_configured() -> bool:
-    """Whether to share slots through the server's global concurrency limit.
-
-    Only when the user pointed plan-tasks at a server (``PREFECT_API_URL`` in the
-    environment): a run's own local server has no other plans to share with, and on
-    SQLite every lease is a contended write answered with 503-and-retry, which
-    costs seconds per task. ``PLAN_TASKS_GLOBAL_LIMIT=0`` turns it off anyway.
-    """
-    from plan_tasks.local_server import is_local
-
-    if os.environ.get("PLAN_TASKS_GLOBAL_LIMIT", "1").strip().lower() in ("0", "false", "no", "off"):
-        return False
-    api_url = os.environ.get("PREFECT_API_URL")
-    return bool(api_url) and not is_local(api_url)
-
-
-def _ensure_global_limit(slots: int) -> None:
-    """On a real server, create the shared slot budget if nobody has yet.
-
-    An existing limit is left as it is: whoever set it decided the budget
-    for every plan sharing the server.
-    """
-    if not _server_configured():
-        return
-    from prefect import get_client
-    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
-    from prefect.exceptions import ObjectNotFound
-
-    try:
-        with get_client(sync_client=True) as client:
-            try:
-                client.read_global_concurrency_limit_by_name(GLOBAL_LIMIT)
-            except ObjectNotFound:
-                client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=GLOBAL_LIMIT, limit=slots))
-    except Exception as error:  # noqa: BLE001 - the run still has its local slots
-        print(f"plan-tasks: warning: could not set up the global concurrency limit: {error}", file=sys.stderr)
-
-
-def _global_slots(run: ActiveRun, plan_task: Task) -> Any:
-    """With a real Prefect server, the slot budget is a global concurrency limit
-    shared by every plan running against it; a run's own local server has no peers."""
-    from contextlib import nullcontext
-
-    if not _server_configured():
-        return nullcontext()
-    from prefect.concurrency.sync import concurrency
-
-    return concurrency(GLOBAL_LIMIT, occupy=min(plan_task.weight, run.max_parallel), strict=False)
 
 
 # -- phases and the plan ---------------------------------------------------------
@@ -340,97 +291,6 @@ def _start_and_wait_for_phases(run: ActiveRun) -> None:
                 run.scheduler.wait(WAIT_SECONDS)
         for done in running:
             done.result()
-
-
-PROGRESS_INTERVAL_SECONDS = 1.0  # progress artifact updates, at most this often (and once at the end)
-
-
-def _update_progress_artifact(run: ActiveRun, final: bool = False) -> None:
-    artifact_id = run.progress_artifact
-    if artifact_id is None:
-        return
-    from prefect.artifacts import update_progress_artifact
-
-    progress = run.scheduler.progress
-    if not final and time.monotonic() - run.progress_sent_at < PROGRESS_INTERVAL_SECONDS:
-        return  # one API write per task would cost more than the task on a busy server
-    # Read and send under one lock: tasks settle in several threads at once, and an
-    # older value sent last would leave a finished run's progress below 100%. A task
-    # thread never queues for it (the next update or the final one carries its count);
-    # the final update does.
-    if not run.progress_lock.acquire(blocking=final):
-        return
-    try:
-        now = time.monotonic()
-        if not final and now - run.progress_sent_at < PROGRESS_INTERVAL_SECONDS:
-            return
-        run.progress_sent_at = now
-        try:
-            update_progress_artifact(artifact_id=artifact_id,
-                                     progress=100.0 * progress.settled / max(1, progress.total))
-        except Exception:  # noqa: BLE001 - progress display must never fail a task
-            pass
-    finally:
-        run.progress_lock.release()
-
-
-def _artifact_key(plan_name: str, suffix: str) -> str:
-    import re
-
-    return (re.sub(r"[^a-z0-9-]+", "-", plan_name.lower()).strip("-")[:40] or "plan") + f"-{suffix}"
-
-
-def _emit(run_name: str) -> Any:
-    from prefect.events import emit_event
-
-    def emit(kind: str, record: dict[str, Any]) -> None:
-        try:
-            emit_event(
-                event=record["event"],
-                resource={"prefect.resource.id": f"plan-tasks.task.{run_name}.{record['task']}",
-                          "prefect.resource.name": f"{record['task']} {record['title']}"[:200],
-                          "plan-tasks.plan": run_name},
-                payload={key: value for key, value in record.items() if key not in ("event",)},
-            )
-        except Exception:  # noqa: BLE001 - an event that cannot be sent must not fail the task
-            pass
-
-    return emit
-
-
-def _start_artifacts(run: ActiveRun) -> None:
-    from prefect.artifacts import create_markdown_artifact, create_progress_artifact
-
-    from plan_tasks.export import to_mermaid
-
-    name = run.record.paths.name
-    try:
-        create_markdown_artifact(key=_artifact_key(name, "graph"), description=f"Dependency graph of {name}",
-                                 markdown=f"# {run.loaded.plan.title}\n\n```mermaid\n{to_mermaid(run.loaded)}\n```\n")
-        run.progress_artifact = create_progress_artifact(progress=0.0, key=_artifact_key(name, "progress"),
-                                                         description=f"Tasks of {name} settled")
-    except Exception:  # noqa: BLE001 - artifacts are a view; a run goes on without them
-        run.progress_artifact = None
-
-
-def _outcome_table(run: ActiveRun) -> None:
-    from prefect.artifacts import create_table_artifact
-
-    rows = []
-    for task_id in run.loaded.graph.task_ids:
-        state = run.scheduler.state(task_id)
-        if task_id not in run.futures and state != "skipped":
-            continue
-        outcome = run.outcomes.get(task_id, {})
-        rows.append({"task": task_id, "title": run.loaded.plan.task_by_id[task_id].title, "outcome": state,
-                     "attempts": outcome.get("attempts", 0),
-                     "detail": outcome.get("error") or run.scheduler.skip_reasons.get(task_id) or
-                     ", ".join(outcome.get("files", []))})
-    try:
-        create_table_artifact(table=rows, key=_artifact_key(run.record.paths.name, "outcomes"),
-                              description=f"Task outcomes of {run.loaded.plan.title}")
-    except Exception:  # noqa: BLE001
-        pass
 
 
 def _flow_run_name() -> str:
