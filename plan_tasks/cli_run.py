@@ -18,7 +18,7 @@ import time
 from typing import Any
 
 from plan_tasks.cli_options import PHASE_GATE_HELP, non_negative_int, phase_gate
-from plan_tasks.errors import EXIT_OK, EXIT_TASKS_FAILED, PlanError
+from plan_tasks.errors import EXIT_NO_SERVER, EXIT_OK, EXIT_TASKS_FAILED, PlanError
 
 
 def register(commands: Any) -> None:
@@ -132,7 +132,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"{paths.plan_ref}: error: {error}", file=sys.stderr)
         print("hint: set PREFECT_API_URL to a running Prefect server (`prefect server start`), "
               "or run with --verbose to see the server's own output", file=sys.stderr)
-        return EXIT_TASKS_FAILED
+        return EXIT_NO_SERVER
     elapsed = time.monotonic() - started
     result = state.result(raise_on_failure=False)
     if isinstance(result, PlanRunFailed):

@@ -23,6 +23,8 @@ EXIT_TASKS_FAILED = 1
 """The command ran, but work it ran failed (used by `run`)."""
 EXIT_INVALID = 2
 """Bad input: an invalid plan, an unreadable file, or a usage error."""
+EXIT_NO_SERVER = 3
+"""`run` could not start its local Prefect server: no task ran (set PREFECT_API_URL, or see --verbose)."""
 
 Severity = Literal["error", "warning"]
 

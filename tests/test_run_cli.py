@@ -143,7 +143,7 @@ def test_a_server_that_cannot_start_is_reported_in_one_line_with_a_hint(
     plan = copy_plan("selection", tmp_path / "project")
     env = {**cli_env, "PREFECT_API_DATABASE_CONNECTION_URL": "not-a-database-url"}
     result = run_cli(env, str(plan), "--executor", "shell", cwd=tmp_path)
-    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.returncode == 3, result.stdout + result.stderr
     assert "error: the local Prefect server exited with code 1:\n" in result.stderr
     assert "Could not parse SQLAlchemy URL" in result.stderr
     assert "\nhint: set PREFECT_API_URL to a running Prefect server" in result.stderr
