@@ -330,13 +330,13 @@ def _start_server(kind: str, stack: contextlib.ExitStack) -> tuple[float, str]:
         api_url = stack.enter_context(prefect_api())
         return time.perf_counter() - start, str(api_url)
     if kind != "prefect-ephemeral":
+        from prefect.context import refresh_global_settings_context
         from prefect.settings import PREFECT_API_URL, temporary_settings
 
+        stack.callback(refresh_global_settings_context)  # last out: after the environment is restored
         stack.enter_context(_environ("PREFECT_API_URL", kind))
         stack.enter_context(temporary_settings(updates={PREFECT_API_URL: kind}))
-        from prefect.context import refresh_global_settings_context
-
-        refresh_global_settings_context()
+        refresh_global_settings_context()  # threads without a settings context read the global one
         return 0.0, kind
     from prefect import flow
     from prefect.server.api.server import SubprocessASGIServer

@@ -60,9 +60,9 @@ SERVICE_BATCHING = {
     "PREFECT_SERVER_SERVICES_EVENT_PERSISTER_READ_BATCH_SIZE": "500",
     "PREFECT_SERVER_SERVICES_EVENT_PERSISTER_FLUSH_INTERVAL": "1",
 }
-START_TIMEOUT_SECONDS = 120.0
+START_TIMEOUT_SECONDS = 120.0  # the first start on a new machine migrates the database
 LOCAL_API_URL = "PLAN_TASKS_LOCAL_API_URL"  # set while a run uses its own server
-WATCH_PARENT = "PLAN_TASKS_SERVER_WATCH_PARENT"  # the server stops when its stdin closes  # the first start on a new machine migrates the database
+WATCH_PARENT = "PLAN_TASKS_SERVER_WATCH_PARENT"  # the server stops when its stdin closes
 
 
 class RetryLockedRequests:

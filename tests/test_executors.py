@@ -161,18 +161,23 @@ wait
 """
 
 
+def assert_group_gone(tmp_path: Path, survived: str) -> None:
+    """The shell and its grandchild that TIMEOUT_SCRIPT started are gone (killed here if not, then failed)."""
+    for name in ("shell.pid", "grandchild.pid"):
+        pid = int((tmp_path / name).read_text())
+        try:
+            assert wait_until_gone(pid), f"{name}: process {pid} survived {survived}"
+        finally:
+            if not process_is_gone(pid):
+                os.kill(pid, 9)
+
+
 def test_timeout_kills_the_whole_process_group_and_is_transient(tmp_path: Path) -> None:
     began = time.monotonic()
     failure = failure_of(TIMEOUT_SCRIPT, tmp_path, timeout=0.5)
     assert time.monotonic() - began < process_module.GRACE_SECONDS
     assert failure.category == "transient" and failure.message.startswith("timed out after 0.5 s")
-    for name in ("shell.pid", "grandchild.pid"):
-        pid = int((tmp_path / name).read_text())
-        try:
-            assert wait_until_gone(pid), f"{name}: process {pid} survived the timeout"
-        finally:
-            if not process_is_gone(pid):
-                os.kill(pid, 9)
+    assert_group_gone(tmp_path, "the timeout")
 
 
 def test_timeout_kills_a_group_that_ignores_sigterm_after_the_grace_period(
@@ -180,13 +185,7 @@ def test_timeout_kills_a_group_that_ignores_sigterm_after_the_grace_period(
     monkeypatch.setattr(process_module, "GRACE_SECONDS", 0.3)
     failure = failure_of("trap '' TERM\n" + TIMEOUT_SCRIPT, tmp_path, timeout=0.5)
     assert failure.category == "transient"
-    for name in ("shell.pid", "grandchild.pid"):
-        pid = int((tmp_path / name).read_text())
-        try:
-            assert wait_until_gone(pid), f"{name}: process {pid} survived SIGKILL"
-        finally:
-            if not process_is_gone(pid):
-                os.kill(pid, 9)
+    assert_group_gone(tmp_path, "SIGKILL")
 
 
 # -- classifying an exit --------------------------------------------------------------------
