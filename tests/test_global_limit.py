@@ -9,17 +9,16 @@ so the test sees execution, not bookkeeping.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from server_helpers import prefect_env
 
 from plan_tasks.local_server import LocalServer
 
-ROOT = Path(__file__).resolve().parents[1]
 TASK_SECONDS = 1.5
 TASKS_PER_PLAN = 4
 SHARED_LIMIT = 2
@@ -37,10 +36,7 @@ with open(log, "a") as out:
 
 @pytest.fixture(scope="module")
 def team_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
-    home = tmp_path_factory.mktemp("team-server-home")
-    env = {name: value for name, value in os.environ.items()
-           if name not in ("PREFECT_API_URL", "PLAN_TASKS_LOCAL_API_URL", "PLAN_TASKS_GLOBAL_LIMIT")}
-    env.update(PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    env = prefect_env(tmp_path_factory.mktemp("team-server-home"))
     server = LocalServer(env)
     api_url = server.start()
     try:
@@ -76,8 +72,7 @@ def most_at_once(log: Path) -> int:
 def test_two_runs_on_one_server_share_its_global_limit(team_server: tuple[str, dict[str, str]],
                                                       tmp_path: Path) -> None:
     api_url, env = team_server
-    env = {**env, "PREFECT_API_URL": api_url, "PLAN_TASKS_CACHE_DIR": str(tmp_path / "cache"),
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))}
+    env = {**env, "PREFECT_API_URL": api_url, "PLAN_TASKS_CACHE_DIR": str(tmp_path / "cache")}
     created = subprocess.run([sys.executable, "-m", "prefect", "gcl", "create", "plan-tasks",
                               "--limit", str(SHARED_LIMIT)], env=env, capture_output=True, text=True, timeout=120)
     assert created.returncode == 0, created.stdout + created.stderr
