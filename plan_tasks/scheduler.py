@@ -96,6 +96,7 @@ class RunScheduler:
                 self._pool[graph.phase_of[task_id]].add(task_id)
         self.progress = Progress(total=len(selected))
         self.skip_reasons: dict[str, str] = {}
+        self._finishes = 0  # how many tasks finished so far: what wait() waits for to change
 
     # -- questions ---------------------------------------------------------
 
@@ -153,12 +154,23 @@ class RunScheduler:
             self.progress.durations.append(time.monotonic() - self._started_at.pop(task_id))
             self._settle(task_id, COMPLETED if succeeded else FAILED)
             skipped = [] if succeeded else self._skip_dependants(task_id)
+            self._finishes += 1
             self._lock.notify_all()
             return skipped
 
-    def wait(self, timeout: float) -> None:
-        """Sleep until a task finishes (or ``timeout`` passes)."""
+    @property
+    def finishes(self) -> int:
+        """A count to pass to ``wait``: read it before ``take``."""
         with self._lock:
+            return self._finishes
+
+    def wait(self, timeout: float, finishes: int | None = None) -> None:
+        """Sleep until a task finishes (or ``timeout`` passes). With ``finishes``
+        (read before the caller's last ``take``), return at once if a task finished
+        since then: its notification came while the caller was not waiting yet."""
+        with self._lock:
+            if finishes is not None and finishes != self._finishes:
+                return
             self._lock.wait(timeout)
 
     # -- internals (called with the lock held) ------------------------------

@@ -12,7 +12,7 @@ import math
 import random
 import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pytest
@@ -228,6 +228,32 @@ def test_phase_settled_has_ready_and_all_settled_follow_the_run() -> None:
     scheduler.take()
     scheduler.finish("2.1", succeeded=True)
     assert scheduler.all_settled() and scheduler.waiting() == []
+
+
+def test_wait_returns_at_once_when_a_task_finished_after_the_callers_take() -> None:
+    """A finish between a phase loop's take and its wait notifies nobody; the
+    loop must not then sleep out its timeout with a slot free."""
+    scheduler = scheduler_for(loaded("gate_skipped.md"), phase_gate=1.0)
+    finishes = scheduler.finishes
+    scheduler.take()
+    scheduler.finish("1.1", succeeded=True)  # while the loop is not waiting yet
+    waited = threading.Event()
+    waiter = threading.Thread(target=lambda: (scheduler.wait(30.0, finishes), waited.set()))
+    waiter.start()
+    assert waited.wait(5.0), "wait() slept through a finish that came before it"
+    waiter.join()
+    # With the count read after that finish, it waits for the next one (here: the timeout).
+    finishes = scheduler.finishes
+    assert not _returns_within(lambda: scheduler.wait(0.3, finishes), 0.1)
+
+
+def _returns_within(call: Callable[[], None], seconds: float) -> bool:
+    done = threading.Event()
+    thread = threading.Thread(target=lambda: (call(), done.set()))
+    thread.start()
+    returned = done.wait(seconds)
+    thread.join()
+    return returned
 
 
 def test_progress_counts_each_outcome() -> None:
