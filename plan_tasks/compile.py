@@ -45,7 +45,6 @@ from plan_tasks.run_config import RunSettings, resolve_agent_command
 from plan_tasks.run_artifacts import emitter as _emit
 from plan_tasks.run_artifacts import outcome_table as _outcome_table
 from plan_tasks.run_artifacts import start_artifacts as _start_artifacts
-from plan_tasks.run_artifacts import update_progress_artifact as _update_progress_artifact
 from plan_tasks.run_record import RunRecord, tasks_to_run
 from plan_tasks.run_report import RunReporter
 from plan_tasks.scheduler import RunScheduler
@@ -58,6 +57,30 @@ SUBFLOW_START_TIMEOUT = 30.0  # longest wait for one phase subflow to start befo
 
 class PlanRunFailed(Exception):
     """Raised at the end of a run with failed tasks, so the flow run ends Failed."""
+
+
+@dataclass
+class RunIds:
+    """The Prefect runs of one plan run: the plan's flow run, each phase's subflow run, each task's future."""
+
+    phase_of: dict[str, int]
+    plan_flow_run: Any = None
+    phase_flow_runs: dict[int, Any] = field(default_factory=dict)
+    futures: dict[str, PrefectFuture[Any]] = field(default_factory=dict)
+
+    @classmethod
+    def of_current_flow_run(cls, phase_of: dict[str, int]) -> RunIds:
+        from prefect.context import FlowRunContext
+
+        context = FlowRunContext.get()
+        return cls(phase_of, plan_flow_run=context.flow_run.id if context and context.flow_run else None)
+
+    def of_task(self, task_id: str) -> tuple[Any, Any]:
+        """A task's task run id (None before it is submitted) and the flow run it
+        runs in: its phase's subflow run, or the plan's before that one started."""
+        future = self.futures.get(task_id)
+        phase_run = self.phase_flow_runs.get(self.phase_of.get(task_id, -1), self.plan_flow_run)
+        return (future.task_run_id if future is not None else None), phase_run
 
 
 @dataclass
@@ -75,12 +98,10 @@ class ActiveRun:
     agent_command: tuple[str, ...]
     limiter: Any = None
     prefect_task: Any = None  # execute_plan_task with this run's options, built once
-    progress_artifact: Any = None
-    futures: dict[str, PrefectFuture[Any]] = field(default_factory=dict)
+    progress_ticker: Any = None  # run_artifacts.ProgressTicker, once the progress artifact exists
+    runs: RunIds = field(default_factory=lambda: RunIds({}))
     outcomes: dict[str, dict[str, Any]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
-    progress_lock: threading.Lock = field(default_factory=threading.Lock)
-    progress_sent_at: float = 0.0
     phase_started: dict[int, threading.Event] = field(default_factory=dict)
 
 
@@ -184,7 +205,6 @@ def _report_done(run: ActiveRun, task_id: str, succeeded: bool, message: str | N
         for skipped_id in skipped:
             run.reporter.task_event("skipped", skipped_id, plan.task_by_id[skipped_id].title,
                                     reason=reasons[skipped_id])
-    _update_progress_artifact(run)
 
 
 def _fixed(name: str) -> Any:
@@ -221,20 +241,24 @@ def _prefect_task(run: ActiveRun) -> Any:
 @flow(persist_result=False, log_prints=False)
 def run_phase(run_key: str, phase_index: int) -> None:
     """One phase: submit its tasks as they become ready, until all have settled."""
+    from prefect.context import FlowRunContext
+
     run = ACTIVE_RUNS[run_key]
+    run.runs.phase_flow_runs[phase_index] = FlowRunContext.get().flow_run.id
     run.phase_started.setdefault(phase_index, threading.Event()).set()
     graph = run.loaded.graph
     mine: list[PrefectFuture[Any]] = []
     while not run.scheduler.phase_settled(phase_index):
+        finishes = run.scheduler.finishes
         for task_id in run.scheduler.take(phase_index):
             with run.lock:
-                upstream = [run.futures[p] for p in graph.predecessors[task_id] if p in run.futures]
+                upstream = [run.runs.futures[p] for p in graph.predecessors[task_id] if p in run.runs.futures]
             future = run.prefect_task.submit(run_key, task_id, wait_for=upstream)
             with run.lock:
-                run.futures[task_id] = future
+                run.runs.futures[task_id] = future
             future.add_done_callback(lambda done, task_id=task_id: _on_done(run, task_id, done))
             mine.append(future)
-        run.scheduler.wait(WAIT_SECONDS)
+        run.scheduler.wait(WAIT_SECONDS, finishes)
     for future in mine:
         future.wait()
     failed = [task_id for task_id in run.loaded.plan.phases[phase_index].task_ids
@@ -336,14 +360,15 @@ def execute(settings: RunSettings, stream: Any = None) -> dict[str, Any]:
     max_parallel = settings.max_parallel or batch_size(len(loaded.plan.tasks))
     scheduler = RunScheduler(loaded.graph, selected, files={t.id: t.files for t in loaded.plan.tasks},
                              max_parallel=max_parallel, phase_gate=settings.phase_gate)
+    runs = RunIds.of_current_flow_run(loaded.graph.phase_of)
     reporter = RunReporter(paths.name, scheduler.progress, max_parallel, events_jsonl=settings.events_jsonl,
-                           emit=_emit(paths.name), stream=stream)
+                           emit=_emit(paths.name, runs.of_task), stream=stream)
     root = paths.root
     root.mkdir(parents=True, exist_ok=True)
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))  # `Call: pkg.mod:fn` imports from the project
     run = ActiveRun(key=uuid.uuid4().hex, settings=settings, loaded=loaded, root=root, record=record,
-                    scheduler=scheduler, reporter=reporter, max_parallel=max_parallel,
+                    scheduler=scheduler, reporter=reporter, max_parallel=max_parallel, runs=runs,
                     agent_command=resolve_agent_command(settings.agent_command, root))
     if settings.rate_limit_per_second:
         from plan_tasks.rate_limit import RateLimiter
@@ -361,7 +386,8 @@ def execute(settings: RunSettings, stream: Any = None) -> dict[str, Any]:
         for error in record.end(progress.completed, progress.failed):
             print(f"plan-tasks: warning: {error}", file=sys.stderr)
         record.close()
-        _update_progress_artifact(run, final=True)
+        if run.progress_ticker is not None:
+            run.progress_ticker.stop()
         _outcome_table(run)
         reporter.close()
     summary = {"plan": paths.plan_ref, "runId": record.run_id, "total": progress.total,

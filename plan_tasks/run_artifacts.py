@@ -8,40 +8,63 @@ or the run: a view that cannot be written is skipped. Imports Prefect lazily.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 PROGRESS_INTERVAL_SECONDS = 1.0  # progress artifact updates, at most this often (and once at the end)
 
 
-def update_progress_artifact(run: Any, final: bool = False) -> None:
-    """The progress artifact follows the settled count: at most once a second, and once at the end."""
-    artifact_id = run.progress_artifact
-    if artifact_id is None:
-        return
-    from prefect.artifacts import update_progress_artifact as send_progress
+class ProgressTicker:
+    """Keeps the progress artifact at the run's settled share, from one thread of its own.
 
-    progress = run.scheduler.progress
-    if not final and time.monotonic() - run.progress_sent_at < PROGRESS_INTERVAL_SECONDS:
-        return  # one API write per task would cost more than the task on a busy server
-    # Read and send under one lock: tasks settle in several threads at once, and an
-    # older value sent last would leave a finished run's progress below 100%. A task
-    # thread never queues for it (the next update or the final one carries its count);
-    # the final update does.
-    if not run.progress_lock.acquire(blocking=final):
-        return
-    try:
-        now = time.monotonic()
-        if not final and now - run.progress_sent_at < PROGRESS_INTERVAL_SECONDS:
-            return
-        run.progress_sent_at = now
+    Once a second it sends the share if it changed, and once more when the run
+    stops. Task threads never touch it: an update is an API call (a client to
+    build, a request, a server write) that would hold a task's thread.
+    """
+
+    def __init__(self, artifact_id: Any, progress: Any, interval: float = PROGRESS_INTERVAL_SECONDS) -> None:
+        import contextvars
+        import threading
+
+        self._artifact_id = artifact_id
+        self._progress = progress
+        self._interval = interval
+        self._sent = 0.0  # the artifact is created at 0%
+        self._stopping = threading.Event()
+        context = contextvars.copy_context()  # the run's Prefect settings and client
+        self._thread = threading.Thread(target=context.run, args=(self._loop,), name="plan-tasks-progress",
+                                        daemon=True)
+        self._thread.start()
+
+    def _share(self) -> float:
+        return 100.0 * self._progress.settled / max(1, self._progress.total)
+
+    def _loop(self) -> None:
+        from prefect.client.orchestration import get_client
+
         try:
-            send_progress(artifact_id=artifact_id,
-                          progress=100.0 * progress.settled / max(1, progress.total))
-        except Exception:  # noqa: BLE001 - progress display must never fail a task
+            with get_client(sync_client=True) as client:
+                while not self._stopping.wait(self._interval):
+                    self._send(client)
+                self._send(client)  # the final share
+        except Exception:  # noqa: BLE001 - no client, no progress display; the run goes on
+            return
+
+    def _send(self, client: Any) -> None:
+        from prefect.client.schemas.actions import ArtifactUpdate
+
+        share = self._share()
+        if share == self._sent:
+            return
+        try:
+            client.update_artifact(artifact_id=self._artifact_id, artifact=ArtifactUpdate(data=share))
+            self._sent = share
+        except Exception:  # noqa: BLE001 - progress display must never fail a run
             pass
-    finally:
-        run.progress_lock.release()
+
+    def stop(self) -> None:
+        """Send the final share and end the thread."""
+        self._stopping.set()
+        self._thread.join()
 
 
 def artifact_key(plan_name: str, suffix: str) -> str:
@@ -50,19 +73,46 @@ def artifact_key(plan_name: str, suffix: str) -> str:
     return (re.sub(r"[^a-z0-9-]+", "-", plan_name.lower()).strip("-")[:40] or "plan") + f"-{suffix}"
 
 
-def emitter(run_name: str) -> Any:
-    """A function that sends a run's task event as a Prefect event, the task as its resource."""
+def emitter(run_name: str, runs_of: Any = None) -> Any:
+    """A function that sends a run's task event as a Prefect event, the task as its resource.
+
+    Related resources are named here: the task run and the flow run it ran in
+    (``runs_of(task_id)`` gives their ids, either may be None; a task run's own
+    context wins). The event is sent from a copy of the context without
+    Prefect's run contexts: otherwise Prefect's events worker gathers the flow,
+    flow run, task run and their tags from the run context for every event,
+    which doubled what sending one cost.
+    """
+    import contextvars
+
+    from prefect.context import FlowRunContext, TaskRunContext
     from prefect.events import emit_event
+
+    def run_ids(task_id: str) -> tuple[Any, Any]:
+        task_run, flow_run = runs_of(task_id) if runs_of else (None, None)
+        task_context = TaskRunContext.get()
+        if task_context is not None:
+            task_run, flow_run = task_context.task_run.id, task_context.task_run.flow_run_id
+        return task_run, flow_run
+
+    def send(record: dict[str, Any], related: list[dict[str, str]]) -> None:
+        FlowRunContext.__var__.set(None)
+        TaskRunContext.__var__.set(None)
+        emit_event(
+            event=record["event"],
+            resource={"prefect.resource.id": f"plan-tasks.task.{run_name}.{record['task']}",
+                      "prefect.resource.name": f"{record['task']} {record['title']}"[:200],
+                      "plan-tasks.plan": run_name},
+            related=related,
+            payload={key: value for key, value in record.items() if key not in ("event",)},
+        )
 
     def emit(kind: str, record: dict[str, Any]) -> None:
         try:
-            emit_event(
-                event=record["event"],
-                resource={"prefect.resource.id": f"plan-tasks.task.{run_name}.{record['task']}",
-                          "prefect.resource.name": f"{record['task']} {record['title']}"[:200],
-                          "plan-tasks.plan": run_name},
-                payload={key: value for key, value in record.items() if key not in ("event",)},
-            )
+            task_run, flow_run = run_ids(record["task"])
+            related = [{"prefect.resource.id": f"prefect.{role}.{run_id}", "prefect.resource.role": role}
+                       for role, run_id in (("task-run", task_run), ("flow-run", flow_run)) if run_id]
+            contextvars.copy_context().run(send, record, related)
         except Exception:  # noqa: BLE001 - an event that cannot be sent must not fail the task
             pass
 
@@ -70,7 +120,7 @@ def emitter(run_name: str) -> Any:
 
 
 def start_artifacts(run: Any) -> None:
-    """The plan's Mermaid graph and a progress artifact at 0%, on the plan's flow run."""
+    """The plan's Mermaid graph, and a progress artifact at 0% that ``run.progress_ticker`` keeps current."""
     from prefect.artifacts import create_markdown_artifact, create_progress_artifact
 
     from plan_tasks.export import to_mermaid
@@ -79,10 +129,11 @@ def start_artifacts(run: Any) -> None:
     try:
         create_markdown_artifact(key=artifact_key(name, "graph"), description=f"Dependency graph of {name}",
                                  markdown=f"# {run.loaded.plan.title}\n\n```mermaid\n{to_mermaid(run.loaded)}\n```\n")
-        run.progress_artifact = create_progress_artifact(progress=0.0, key=artifact_key(name, "progress"),
-                                                         description=f"Tasks of {name} settled")
+        artifact_id = create_progress_artifact(progress=0.0, key=artifact_key(name, "progress"),
+                                               description=f"Tasks of {name} settled")
     except Exception:  # noqa: BLE001 - artifacts are a view; a run goes on without them
-        run.progress_artifact = None
+        return
+    run.progress_ticker = ProgressTicker(artifact_id, run.scheduler.progress)
 
 
 def outcome_table(run: Any) -> None:
@@ -92,7 +143,7 @@ def outcome_table(run: Any) -> None:
     rows = []
     for task_id in run.loaded.graph.task_ids:
         state = run.scheduler.state(task_id)
-        if task_id not in run.futures and state != "skipped":
+        if task_id not in run.runs.futures and state != "skipped":
             continue
         outcome = run.outcomes.get(task_id, {})
         rows.append({"task": task_id, "title": run.loaded.plan.task_by_id[task_id].title, "outcome": state,

@@ -138,6 +138,29 @@ def read_flow_run(flow_run_id: Any) -> Any:
         return client.read_flow_run(flow_run_id)
 
 
+def plan_events(plan_name: str, expected: int) -> list[Any]:
+    """The ``plan.task.*`` events the server stored for a plan (it stores them in
+    batches, so wait until ``expected`` are there, or 20 s)."""
+    import time
+
+    from prefect import get_client
+    from prefect.events.filters import EventFilter, EventNameFilter, EventResourceFilter
+
+    event_filter = EventFilter(event=EventNameFilter(prefix=["plan.task."]),
+                               resource=EventResourceFilter(id_prefix=[f"plan-tasks.task.{plan_name}."]))
+    deadline = time.monotonic() + 20.0
+    with get_client(sync_client=True) as client:
+        while True:
+            page = client.read_events(filter=event_filter, limit=50)
+            events = list(page.events)
+            while page.next_page is not None:
+                page = client.read_events_page(page.next_page)
+                events.extend(page.events)
+            if len(events) >= expected or time.monotonic() > deadline:
+                return events
+            time.sleep(0.2)
+
+
 # -- a clean run: parallel, sequential, same-file and cross-phase edges ------------
 
 
@@ -216,6 +239,24 @@ def test_events_jsonl_has_a_started_and_a_completed_line_per_task(shapes: PlanRu
     assert events == dict.fromkeys(shapes.tasks, ["plan.task.started", "plan.task.completed"])
 
 
+def test_prefect_events_name_the_task_as_resource_and_its_task_run_and_phase_run_as_related(
+    shapes: PlanRun,
+) -> None:
+    task_runs = plan_task_runs(shapes.flow_run_id)
+    events = plan_events("shapes", 2 * len(shapes.tasks))
+    seen: dict[str, list[str]] = {}
+    for event in sorted(events, key=lambda event: event.occurred):
+        task_id = event.resource.id.removeprefix("plan-tasks.task.shapes.")
+        seen.setdefault(task_id, []).append(event.event)
+        assert event.resource.get("plan-tasks.plan") == "shapes"
+        assert event.payload["task"] == task_id
+        related = {resource.role: resource.id for resource in event.related}
+        task_run = task_runs[task_id]
+        assert related == {"task-run": f"prefect.task-run.{task_run.id}",
+                           "flow-run": f"prefect.flow-run.{task_run.flow_run_id}"}  # the phase's subflow run
+    assert seen == dict.fromkeys(shapes.tasks, ["plan.task.started", "plan.task.completed"])
+
+
 def test_flow_run_has_graph_progress_and_outcome_artifacts(shapes: PlanRun) -> None:
     by_key = flow_run_artifacts(shapes.flow_run_id)
     assert {key: artifact.type for key, artifact in by_key.items()} == {
@@ -275,6 +316,18 @@ def test_dependants_of_a_failed_task_are_skipped_transitively_and_never_run(fail
     for task_id in ("1.2", "1.3", "2.1"):  # 1.3 through 1.2, 2.1 through 1.3
         assert (tasks[task_id]["status"], tasks[task_id]["skipReason"]) == ("skipped", "depends on failed task 1.1")
     assert not {"1.2", "1.3", "2.1"} & set(plan_task_runs(failures.flow_run_id))
+
+
+def test_prefect_events_report_failed_and_skipped_tasks(failures: PlanRun) -> None:
+    events = plan_events("failures", 2 + 3 + 2 * 3 + 2)  # 2 failed, 3 skipped, 3 completed, 2 started+failed
+    kinds = {}
+    for event in events:
+        kinds.setdefault(event.event, set()).add(event.resource.id.removeprefix("plan-tasks.task.failures."))
+    assert kinds["plan.task.failed"] == {"1.1", "1.5"}
+    assert kinds["plan.task.skipped"] == {"1.2", "1.3", "2.1"}
+    assert kinds["plan.task.completed"] == {"1.4", "1.6", "2.2"}
+    skipped = next(event for event in events if event.event == "plan.task.skipped")
+    assert skipped.payload["reason"].startswith("depends on failed task")
 
 
 def test_independent_tasks_complete_despite_failures(failures: PlanRun) -> None:
