@@ -14,6 +14,7 @@ import hashlib
 import queue
 import re
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -29,6 +30,11 @@ _UNCHECKED = re.compile(r"^(\s*(?:[-*+]|\d+[.)])\s+)\[ \]")
 
 
 Change = Callable[[doc.Document], None]
+GATHER_SECONDS = 0.05  # how long a change nobody waits for may wait for others to share its write
+
+
+def _no_change(document: doc.Document) -> None:
+    return None
 
 
 class StatusWriter:
@@ -38,7 +44,8 @@ class StatusWriter:
     under the lock; one per change made the file the bottleneck of a run (two
     changes per task). Changes carry the time they happened, so batching them
     moves no timestamp. ``submit(change, wait=True)`` returns once the change
-    is on disk (it still shares its transaction with whatever else is queued).
+    is on disk (it still shares its transaction with whatever else is queued);
+    a change nobody waits for may wait GATHER_SECONDS for others to join it.
     """
 
     def __init__(self, paths: PlanPaths) -> None:
@@ -56,20 +63,34 @@ class StatusWriter:
 
     def flush(self) -> None:
         """Return once every change submitted so far is on disk."""
+        self.submit(_no_change, wait=True)  # a waited change ends the gathering at once
         self._queue.join()
 
     def close(self) -> None:
         self._queue.put(None)
         self._thread.join()
 
+    def _gather(self) -> list[tuple[Change, threading.Event | None] | None]:
+        """The next batch: all that is queued; if nobody waits for it, also what
+        comes within GATHER_SECONDS (a task's end then shares the transaction of
+        the next task's start instead of paying its own)."""
+        batch = [self._queue.get()]
+        deadline = time.monotonic() + GATHER_SECONDS
+        urgent = batch[0] is None or batch[0][1] is not None
+        while True:
+            try:
+                if urgent:
+                    item = self._queue.get_nowait()
+                else:
+                    item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                return batch
+            batch.append(item)
+            urgent = urgent or item is None or item[1] is not None
+
     def _loop(self) -> None:
         while True:
-            batch = [self._queue.get()]
-            while True:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
+            batch = self._gather()
             changes = [item for item in batch if item is not None]
             try:
                 if changes:

@@ -115,8 +115,22 @@ def _corrupt(paths: PlanPaths, message: str, location: Location | None = None) -
 
 def save_status(paths: PlanPaths, document: Document) -> None:
     """Write status.json atomically; call it only while holding the plan's lock."""
-    # A temporary file beside status.json that is minutes old belongs to a writer
-    # that was killed (a live write takes milliseconds): remove it.
+    write_text_atomic(paths.status_file, dump(document) + "\n")
+    _sweep_stale_temps(paths)
+
+
+_swept_at: dict[str, float] = {}
+
+
+def _sweep_stale_temps(paths: PlanPaths) -> None:
+    """A temporary file beside status.json that is minutes old belongs to a writer
+    that was killed (a live write takes milliseconds): remove it. Looked for at
+    most once a minute per directory: a run saves many times a second."""
+    now = time.monotonic()
+    key = str(paths.output_dir)
+    if key in _swept_at and now - _swept_at[key] < 60.0:
+        return
+    _swept_at[key] = now
     cutoff = time.time() - STALE_TEMP_SECONDS
     for stale in paths.output_dir.glob(f".{paths.status_file.name}.*.tmp"):
         try:
@@ -124,7 +138,6 @@ def save_status(paths: PlanPaths, document: Document) -> None:
                 stale.unlink()
         except OSError:
             pass  # gone already, or not ours to remove
-    write_text_atomic(paths.status_file, dump(document) + "\n")
 
 
 @contextmanager
