@@ -36,6 +36,10 @@ by round with a rotating order after one warm-up round:
                       (as plan-tasks does at gate 0), each with its own
                       --workers threads: what the phase-subflow design costs
                       in Prefect alone
+  (h) hand-written    (a) whose task also sends the two Prefect events per task
+                      the issue asks plan-tasks to send (``plan.task.started``
+                      and ``.completed``, plain ``emit_event``): what the
+                      required events cost in Prefect alone
   (f), (g) with --deps: (a) and (b) on the same plan where every task of
                       phase k>1 depends on the same-numbered task of phase k-1
                       (``wait_for`` in the hand-written flow)
@@ -235,6 +239,27 @@ class Contenders:
 
         self.hand_written = hand_written
 
+        from prefect.events import emit_event
+
+        @task(name="noop-with-events", cache_policy=NO_CACHE, persist_result=False)
+        def noop_with_events(index: int) -> None:
+            # The two Prefect events per task the issue asks plan-tasks to send, sent the
+            # plainest way: from the task, Prefect adding the run context's related resources.
+            for kind in ("started", "completed"):
+                emit_event(event=f"plan.task.{kind}", resource={"prefect.resource.id": f"bench.task.{index}"},
+                           payload={"task": index})
+            return bench_tasks.noop(None)
+
+        @flow(name="hand-written-events", task_runner=ThreadPoolTaskRunner(max_workers=workers),
+              persist_result=False, log_prints=False)
+        def hand_written_events(sizes: list[int]) -> int:
+            futures = [noop_with_events.submit(phase * 100000 + number)
+                       for phase, size in enumerate(sizes, 1) for number in range(1, size + 1)]
+            wait(futures)
+            return sum(1 for future in futures if future.state.is_completed())
+
+        self.hand_written_events = hand_written_events
+
         @flow(name="hand-written-phase", task_runner=ThreadPoolTaskRunner(max_workers=workers),
               persist_result=False, log_prints=False)
         def hand_written_phase(phase: int, size: int) -> int:
@@ -252,13 +277,17 @@ class Contenders:
 
         self.hand_written_phases = hand_written_phases
 
-    def timed_hand_written(self, tasks: int, deps: bool = False, subflows: bool = False) -> Callable[[], float]:
+    def timed_hand_written(self, tasks: int, deps: bool = False, subflows: bool = False,
+                           events: bool = False) -> Callable[[], float]:
         sizes = _phase_sizes(tasks, OVERHEAD_PHASES)
 
         def timed() -> float:
             gc.collect()
             start = time.perf_counter()
-            completed = self.hand_written_phases(sizes) if subflows else self.hand_written(sizes, deps)
+            if events:
+                completed = self.hand_written_events(sizes)
+            else:
+                completed = self.hand_written_phases(sizes) if subflows else self.hand_written(sizes, deps)
             elapsed = time.perf_counter() - start
             if completed != tasks:
                 raise SystemExit(f"the hand-written flow completed {completed} of {tasks} tasks")
@@ -448,6 +477,7 @@ def run_overhead(contenders: Contenders, base: Path, rounds: int, tasks: int, wo
         label = f"plan-tasks, gate {gate:g}" + (", PREFECT_API_URL set" if url else "")
         entries[key] = (label, contenders.timed_plan(root, plan, tasks, gate, workers, url))
     entries["e"] = ("hand-written, a subflow per phase", contenders.timed_hand_written(tasks, subflows=True))
+    entries["h"] = ("hand-written flow + 2 plan.task events/task", contenders.timed_hand_written(tasks, events=True))
     loaded = load_plan(str(projects["b"][1]))
     _check_calls(loaded, "bench_tasks:noop")
     if len(loaded.plan.tasks) != tasks or loaded.graph.edges:
@@ -491,8 +521,9 @@ def run_overhead(contenders: Contenders, base: Path, rounds: int, tasks: int, wo
                 "min": results[key]["min_s"] / results[bottom]["min_s"],
                 "extra_ms_per_task": (results[key]["median_s"] - results[bottom]["median_s"]) / tasks * 1e3}
 
-    ratios = {f"{key}/a": ratio(key) for key in ("b", "c", "d", "e") if key in results}
+    ratios = {f"{key}/a": ratio(key) for key in ("b", "c", "d", "e", "h") if key in results}
     ratios["b/e"] = ratio("b", "e")
+    ratios["b/h"] = ratio("b", "h")
     if deps:
         ratios["g/f"] = ratio("g", "f")
     status_cost = status_transaction_cost(base, plain_text)
@@ -565,6 +596,7 @@ def _breakdown(contenders: Contenders, root: Path, plan: Path, server_url: str |
     import prefect.task_engine as task_engine
 
     import plan_tasks.compile as compile_module
+    from plan_tasks.run_artifacts import ProgressTicker
     from plan_tasks.run_record import RunRecord
     from plan_tasks.run_report import RunReporter
 
@@ -575,7 +607,7 @@ def _breakdown(contenders: Contenders, root: Path, plan: Path, server_url: str |
         (RunRecord, "completed", "status.json: mark completed"),
         (RunRecord, "end", "status.json: run end"),
         (RunReporter, "task_event", "task event (line + Prefect event)"),
-        (compile_module, "_update_progress_artifact", "progress artifact update"),
+        (ProgressTicker, "_send", "progress artifact update (own thread)"),
         (compile_module, "_start_artifacts", "artifacts at start"),
         (compile_module, "_ensure_global_limit", "global concurrency limit set-up"),
         (compile_module, "_outcome_table", "outcome table artifact"),
@@ -594,7 +626,7 @@ def _breakdown(contenders: Contenders, root: Path, plan: Path, server_url: str |
     emit_factory = getattr(compile_module, "_emit", None)
     if emit_factory is not None:
         saved.append((compile_module, "_emit", emit_factory))
-        compile_module._emit = lambda name: timers.wrap("  of which Prefect emit_event", emit_factory(name))
+        compile_module._emit = lambda *args: timers.wrap("  of which Prefect emit_event", emit_factory(*args))
     saved.append((prefect_concurrency, "concurrency", prefect_concurrency.concurrency))
     prefect_concurrency.concurrency = timers.wrap_context("global slot", prefect_concurrency.concurrency)
     if hasattr(task_engine, "_concurrency"):  # Prefect's tag concurrency check: one API call per tagged task run
