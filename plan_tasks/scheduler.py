@@ -12,7 +12,9 @@ is handed out only when:
   (CRITICAL 3, HIGH 2, else 1);
 * no running task names one of its files.
 
-Ready tasks go out heaviest remaining chain first, then in plan order. When a
+Ready tasks go out heaviest remaining chain first, then in plan order. A task
+that needs more slots than are free is passed over by lighter ones at most
+``BYPASS_LIMIT`` times; then freed slots are kept for it. When a
 task fails, every task that transitively waits for it is skipped at once, with
 the reason; independent work goes on. Tasks are only handed out when they can
 start, so no worker thread ever blocks waiting on an upstream task.
@@ -29,6 +31,10 @@ from dataclasses import dataclass, field
 from plan_tasks.graph import PlanGraph
 
 WAITING, RUNNING, COMPLETED, FAILED, SKIPPED = "waiting", "running", "completed", "failed", "skipped"
+# How many times lighter tasks may take freed slots while the first task in
+# hand-out order waits for enough of them at once; then the slots are kept for it.
+# Without a bound a CRITICAL task could wait as long as lighter ones keep coming.
+BYPASS_LIMIT = 4
 SETTLED = frozenset({COMPLETED, FAILED, SKIPPED})
 
 
@@ -97,6 +103,10 @@ class RunScheduler:
         self.progress = Progress(total=len(selected))
         self.skip_reasons: dict[str, str] = {}
         self._finishes = 0  # how many tasks finished so far: what wait() waits for to change
+        self._heaviest = max((min(graph.weight[task_id], self._slots) for task_id in selected), default=1)
+        self._passed_over: dict[str, int] = {}  # head task waiting for slots -> takes that started others
+        self._taking_phases: set[int] = set()  # phases whose own callers take (see take)
+        self._reserved: str | None = None  # passed over BYPASS_LIMIT times: only it may start next
 
     # -- questions ---------------------------------------------------------
 
@@ -125,10 +135,24 @@ class RunScheduler:
     # -- handing out and taking back ---------------------------------------
 
     def take(self, phase: int | None = None) -> list[str]:
-        """Tasks (of ``phase``, or any) that may start now; they are marked running."""
+        """Tasks (of ``phase``, or any) that may start now; they are marked running.
+
+        A caller that names its phase takes only that phase's tasks (a phase
+        subflow's loop); ``None`` takes from every open phase.
+        """
         with self._lock:
-            taken = []
+            taken: list[str] = []
+            if phase is not None:
+                self._taking_phases.add(phase)
+            reserved = self._reserved
+            if reserved is not None and self._state[reserved] != WAITING:
+                reserved = self._reserved = None  # taken, or skipped meanwhile
+            # Until the reserved task is taken, freed slots are kept for it: also once
+            # enough are free, or another phase's caller, waking first, would take them.
+            head = None if reserved is not None else self._head_waiting_for_slots()
             for task_id in self._ready(phase):
+                if reserved is not None and task_id != reserved:
+                    continue
                 weight = min(self._graph.weight[task_id], self._slots)
                 if weight > self._free or any(path in self._busy_files for path in self._files.get(task_id, ())):
                     continue
@@ -139,6 +163,16 @@ class RunScheduler:
                 self._started_at[task_id] = time.monotonic()
                 self.progress.running += 1
                 taken.append(task_id)
+            if reserved is not None and reserved in taken:
+                self._reserved = None
+                self._passed_over.pop(reserved, None)
+            elif head is not None:
+                if head in taken:
+                    self._passed_over.pop(head, None)
+                elif taken:
+                    self._passed_over[head] = self._passed_over.get(head, 0) + 1
+                    if self._passed_over[head] >= BYPASS_LIMIT:
+                        self._reserved = head
             return taken
 
     def finish(self, task_id: str, succeeded: bool) -> list[str]:
@@ -210,6 +244,22 @@ class RunScheduler:
                 break
             opened += 1
         return opened
+
+    def _head_waiting_for_slots(self) -> str | None:
+        """The first ready task in hand-out order, if what keeps it waiting is only
+        the number of free slots (not a running task's file). Only tasks somebody
+        takes from count: with per-phase callers, those of phases that have one
+        (keeping slots for a phase whose loop has not started would idle them)."""
+        if self._free == 0 or self._free >= self._heaviest:
+            return None  # nothing can start at all, or every task fits: no one waits for slots
+        opened = self._open_phases()
+        phases = [index for index in range(opened) if not self._taking_phases or index in self._taking_phases]
+        candidates = [task_id for index in phases for task_id in self._pool[index]
+                      if not any(path in self._busy_files for path in self._files.get(task_id, ()))]
+        if not candidates:
+            return None
+        head = min(candidates, key=lambda task_id: (-self._priority[task_id], self._graph.order[task_id]))
+        return head if min(self._graph.weight[head], self._slots) > self._free else None
 
     def _ready(self, phase: int | None) -> list[str]:
         opened = self._open_phases()

@@ -256,6 +256,85 @@ def _returns_within(call: Callable[[], None], seconds: float) -> bool:
     return returned
 
 
+def starving_plan() -> LoadedPlan:
+    """A CRITICAL task that becomes ready after a first light one, with 30 more
+    light tasks always ready beside it."""
+    lines = ["# Plan: Starvation", "", "## Phase 1: Work", "",
+             "- [ ] 1.1 Prepare", "- [ ] 1.2 Rewrite the core CRITICAL", "  - Depends on: 1.1"]
+    lines += [f"- [ ] 1.{number} Light step {number}" for number in range(3, 33)]
+    return load_text("\n".join(lines) + "\n")
+
+
+def passes_before_the_critical_task_starts(scheduler: RunScheduler, phase: int | None = None) -> int:
+    """Finish the oldest running task, take, repeat: how many takes started
+    lighter tasks before the CRITICAL 1.2 got its 3 of the 4 slots."""
+    running = scheduler.take(phase)
+    assert running[0] == "1.1" and "1.2" not in running and len(running) == 4
+    passes = 0
+    while "1.2" not in running:
+        scheduler.finish(running.pop(0), succeeded=True)
+        started = scheduler.take(phase)
+        if started and "1.2" not in started:
+            passes += 1
+        running += started
+        assert running, "nothing runs and 1.2 did not start"
+    return passes
+
+
+@pytest.mark.parametrize("phase", [None, 0])
+def test_a_critical_task_waiting_for_slots_is_passed_over_at_most_bypass_limit_times(
+    monkeypatch: pytest.MonkeyPatch, phase: int | None,
+) -> None:
+    import plan_tasks.scheduler as scheduler_module
+
+    plan = starving_plan()
+    assert passes_before_the_critical_task_starts(scheduler_for(plan, max_parallel=4), phase) == \
+        scheduler_module.BYPASS_LIMIT
+    # Without the bound it waits until the light tasks run out (27 start after the
+    # first 3): the starvation the bound fixes.
+    monkeypatch.setattr(scheduler_module, "BYPASS_LIMIT", 10**6)
+    assert passes_before_the_critical_task_starts(scheduler_for(plan, max_parallel=4), phase) == 27
+
+
+def test_once_reserved_the_freed_slots_go_to_the_waiting_task_whichever_phase_asks_first() -> None:
+    from plan_tasks.scheduler import BYPASS_LIMIT
+
+    text = ("# Plan: Race\n\n## Phase 1: Work\n\n- [ ] 1.1 Prepare\n- [ ] 1.2 Rewrite the core CRITICAL\n"
+            "  - Depends on: 1.1\n\n## Phase 2: Light\n\n" + "".join(f"- [ ] 2.{n} Light {n}\n" for n in range(1, 31)))
+    scheduler = scheduler_for(load_text(text), max_parallel=4, phase_gate=0.0)
+    running = scheduler.take(0) + scheduler.take(1)  # 1.1 and three light tasks
+    assert running[0] == "1.1" and len(running) == 4
+    scheduler.finish(running.pop(0), succeeded=True)  # 1.2 is ready now and waits for 3 slots
+    for _ in range(BYPASS_LIMIT):  # phase 2's loop is always first to ask
+        assert scheduler.take(0) == []
+        started = scheduler.take(1)
+        assert len(started) == 1 and started[0].startswith("2.")
+        running += started
+        scheduler.finish(running.pop(0), succeeded=True)
+    # Passed over BYPASS_LIMIT times: phase 2 gets nothing more until 1.2 has started.
+    for _ in range(2):
+        assert scheduler.take(1) == []
+        scheduler.finish(running.pop(0), succeeded=True)
+    assert scheduler.take(1) == []  # 3 slots free now, and still phase 2 asks first
+    assert scheduler.take(0) == ["1.2"]
+    assert len(running) == 1 and scheduler.take(1) == []  # 1.2 holds 3 slots, a light task the fourth
+    scheduler.finish(running.pop(0), succeeded=True)
+    assert scheduler.take(1) == ["2.8"]  # no reservation left: light work goes on
+
+
+def test_slots_are_not_kept_for_a_task_of_a_phase_nobody_takes_from_yet() -> None:
+    text = ("# Plan: Two\n\n## Phase 1: Light\n\n" + "".join(f"- [ ] 1.{n} Light {n}\n" for n in range(1, 21))
+            + "\n## Phase 2: Heavy\n\n- [ ] 2.1 Rewrite the core CRITICAL\n")
+    plan = load_text(text)
+    scheduler = scheduler_for(plan, max_parallel=4, phase_gate=0.0)
+    running = scheduler.take(0)  # phase 2's loop has not started: its CRITICAL task cannot be taken
+    assert len(running) == 4
+    for _ in range(10):  # phase 1 goes on using every freed slot
+        scheduler.finish(running.pop(0), succeeded=True)
+        running += scheduler.take(0)
+        assert len(running) == 4
+
+
 def test_progress_counts_each_outcome() -> None:
     scheduler = scheduler_for(loaded("cascade.md"), to_run=["1.1", "1.2", "1.3", "1.4", "1.5", "2.1"])
     progress = scheduler.progress
