@@ -16,16 +16,18 @@ PROGRESS_INTERVAL_SECONDS = 1.0  # progress artifact updates, at most this often
 class ProgressTicker:
     """Keeps the progress artifact at the run's settled share, from one thread of its own.
 
-    Once a second it sends the share if it changed, and once more when the run
-    stops. Task threads never touch it: an update is an API call (a client to
+    The thread first creates the run's artifacts; then once a second it sends
+    the share if it changed, and once more when the run stops. Task threads never touch it: an update is an API call (a client to
     build, a request, a server write) that would hold a task's thread.
     """
 
-    def __init__(self, artifact_id: Any, progress: Any, interval: float = PROGRESS_INTERVAL_SECONDS) -> None:
+    def __init__(self, create: Any, progress: Any, interval: float = PROGRESS_INTERVAL_SECONDS) -> None:
+        """``create()`` makes the artifacts, in the ticker's thread, and returns the progress artifact's id."""
         import contextvars
         import threading
 
-        self._artifact_id = artifact_id
+        self._create = create
+        self._artifact_id: Any = None
         self._progress = progress
         self._interval = interval
         self._sent = 0.0  # the artifact is created at 0%
@@ -42,11 +44,12 @@ class ProgressTicker:
         from prefect.client.orchestration import get_client
 
         try:
+            self._artifact_id = self._create()
             with get_client(sync_client=True) as client:
                 while not self._stopping.wait(self._interval):
                     self._send(client)
                 self._send(client)  # the final share
-        except Exception:  # noqa: BLE001 - no client, no progress display; the run goes on
+        except Exception:  # noqa: BLE001 - artifacts are a view; a run goes on without them
             return
 
     def _send(self, client: Any) -> None:
@@ -120,20 +123,22 @@ def emitter(run_name: str, runs_of: Any = None) -> Any:
 
 
 def start_artifacts(run: Any) -> None:
-    """The plan's Mermaid graph, and a progress artifact at 0% that ``run.progress_ticker`` keeps current."""
-    from prefect.artifacts import create_markdown_artifact, create_progress_artifact
+    """The plan's Mermaid graph and a progress artifact at 0%, created by
+    ``run.progress_ticker``'s thread (two API calls the first task need not wait
+    for), which then keeps the progress current."""
 
-    from plan_tasks.export import to_mermaid
+    def create() -> Any:
+        from prefect.artifacts import create_markdown_artifact, create_progress_artifact
 
-    name = run.record.paths.name
-    try:
+        from plan_tasks.export import to_mermaid
+
+        name = run.record.paths.name
         create_markdown_artifact(key=artifact_key(name, "graph"), description=f"Dependency graph of {name}",
                                  markdown=f"# {run.loaded.plan.title}\n\n```mermaid\n{to_mermaid(run.loaded)}\n```\n")
-        artifact_id = create_progress_artifact(progress=0.0, key=artifact_key(name, "progress"),
-                                               description=f"Tasks of {name} settled")
-    except Exception:  # noqa: BLE001 - artifacts are a view; a run goes on without them
-        return
-    run.progress_ticker = ProgressTicker(artifact_id, run.scheduler.progress)
+        return create_progress_artifact(progress=0.0, key=artifact_key(name, "progress"),
+                                        description=f"Tasks of {name} settled")
+
+    run.progress_ticker = ProgressTicker(create, run.scheduler.progress)
 
 
 def outcome_table(run: Any) -> None:
