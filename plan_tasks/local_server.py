@@ -197,10 +197,48 @@ def create_app() -> ASGIApp:
     from prefect.server.api.server import create_app as create_prefect_app
 
     _take_write_lock_first()
+    _store_events_with_executemany()
     app = RetryLockedRequests(create_prefect_app(ephemeral=True, final=True))
     if os.environ.get(WATCH_PARENT) == "1":
         _stop_with_parent()
     return app
+
+
+def _store_events_with_executemany() -> None:
+    """Have the server store events with one cached INSERT run per row (executemany).
+
+    Prefect's SQLite event writer builds one ``INSERT ... VALUES (...), (...)``
+    per batch; batch sizes vary, so SQLAlchemy compiles each anew, and that
+    compiling took a quarter of the server's CPU in a run of short tasks (the
+    500-task overhead bench went from 6.1 s to 5.0 s without it). Same rows,
+    same checks for events already stored. Skipped if Prefect renames the
+    writer (then its own runs, as before).
+    """
+    import sqlalchemy as sa
+    from prefect.server.database import provide_database_interface
+    from prefect.server.events.storage import database as storage
+
+    if not callable(getattr(storage, "_write_sqlite_events", None)) or \
+            getattr(storage._write_sqlite_events, "_plan_tasks_executemany", False):
+        return
+
+    async def write_events(session: Any, events: list[Any]) -> None:
+        db = provide_database_interface()
+        ids = [event.id for event in events]
+        stored: set[Any] = set()
+        for start in range(0, len(ids), 500):  # well under SQLite's limit of bound parameters
+            found = await session.scalars(sa.select(db.Event.id).where(db.Event.id.in_(ids[start:start + 500])))
+            stored.update(found.all())
+        fresh = [event for event in events if event.id not in stored]
+        if not fresh:
+            return
+        await session.execute(sa.insert(db.Event), [event.as_database_row() for event in fresh])
+        resources = [row for event in fresh for row in event.as_database_resource_rows()]
+        if resources:
+            await session.execute(sa.insert(db.EventResource), resources)
+
+    write_events._plan_tasks_executemany = True  # type: ignore[attr-defined]
+    storage._write_sqlite_events = write_events
 
 
 # -- the parent side: start, check, stop -------------------------------------------

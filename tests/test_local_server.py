@@ -159,6 +159,55 @@ def test_server_transactions_take_the_write_lock_at_begin(monkeypatch: pytest.Mo
     assert getattr(AioSqliteConfiguration.begin_transaction, "_plan_tasks_immediate", False)
 
 
+def test_the_server_stores_events_with_its_own_writer_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from prefect.server.events.storage import database as storage
+
+    monkeypatch.setattr(storage, "_write_sqlite_events", storage._write_sqlite_events)
+    local_server._store_events_with_executemany()
+    installed = storage._write_sqlite_events
+    local_server._store_events_with_executemany()  # idempotent
+    assert storage._write_sqlite_events is installed and installed._plan_tasks_executemany
+
+
+EVENTS_SCRIPT = """
+from prefect import flow
+from prefect.events import emit_event
+from plan_tasks.local_server import prefect_api
+
+@flow(persist_result=False)
+def announce() -> None:
+    for number in range(120):  # more than one batch of the persister's queue
+        emit_event(event="plan.task.completed", resource={"prefect.resource.id": f"plan-tasks.task.x.1.{number}"},
+                   related=[{"prefect.resource.id": "prefect.task-run.1234", "prefect.resource.role": "task-run"}],
+                   payload={"task": f"1.{number}"})
+
+with prefect_api():
+    announce()
+"""
+
+
+def test_events_reach_the_database_of_the_local_server_with_their_resources(tmp_path: Path) -> None:
+    import json
+    import sqlite3
+
+    env = {name: value for name, value in os.environ.items() if not name.startswith("PREFECT_API_URL")}
+    env.update(PREFECT_HOME=str(tmp_path), PREFECT_SERVER_ANALYTICS_ENABLED="false",
+               PREFECT_LOGGING_LEVEL="CRITICAL")
+    done = subprocess.run([sys.executable, "-c", EVENTS_SCRIPT], env=env, capture_output=True, text=True,
+                          timeout=180)
+    assert done.returncode == 0, done.stderr[-3000:]
+    with sqlite3.connect(tmp_path / "prefect.db") as database:
+        events = database.execute(
+            "select id, resource_id, payload from events where event = 'plan.task.completed'").fetchall()
+        assert sorted(json.loads(payload)["task"] for _, _, payload in events) == sorted(
+            f"1.{number}" for number in range(120))
+        roles = database.execute(
+            "select r.resource_role, count(*) from event_resources r join events e on e.id = r.event_id "
+            "where e.event = 'plan.task.completed' group by r.resource_role").fetchall()
+    # The task itself (no role) and the related task run; the flow run and flow come from the run context.
+    assert dict(roles) == {"": 120, "task-run": 120, "flow-run": 120, "flow": 120}
+
+
 # -- a real server ------------------------------------------------------------------------
 
 
