@@ -248,13 +248,15 @@ class ServerStartError(RuntimeError):
     """The local server did not come up; the message carries the end of its log."""
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port of 127.0.0.1 free right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
 
 
-def _healthy(api_url: str) -> bool:
+def api_healthy(api_url: str) -> bool:
+    """Whether the Prefect API at ``api_url`` answers its health check."""
     try:
         with urllib.request.urlopen(f"{api_url}/health", timeout=2) as response:
             return bool(response.status == 200)
@@ -288,7 +290,7 @@ class LocalServer:
 
     def launch(self) -> None:
         """Start the server process without waiting for it."""
-        port = _free_port()
+        port = free_port()
         self.api_url = f"http://127.0.0.1:{port}/api"
         env = {**SERVICE_BATCHING, **self.env, WATCH_PARENT: "1",
                "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
@@ -309,7 +311,7 @@ class LocalServer:
         """Wait for ``/api/health``; ServerStartError (with the server's log) when it exits or times out."""
         assert self.process is not None, "launch() first"
         deadline = time.monotonic() + self.start_timeout
-        while not _healthy(self.api_url):
+        while not api_healthy(self.api_url):
             if self.process.poll() is not None or time.monotonic() > deadline:
                 reason = (f"exited with code {self.process.returncode}" if self.process.poll() is not None
                           else f"did not answer within {self.start_timeout:.0f} s")

@@ -17,8 +17,9 @@ class ProgressTicker:
     """Keeps the progress artifact at the run's settled share, from one thread of its own.
 
     The thread first creates the run's artifacts; then once a second it sends
-    the share if it changed, and once more when the run stops. Task threads never touch it: an update is an API call (a client to
-    build, a request, a server write) that would hold a task's thread.
+    the share if it changed, and once more when the run stops. Task threads
+    never touch it: an update is an API call (a client to build, a request, a
+    server write) that would hold a task's thread.
     """
 
     def __init__(self, create: Any, progress: Any, interval: float = PROGRESS_INTERVAL_SECONDS) -> None:

@@ -63,8 +63,8 @@ class StatusWriter:
 
     def flush(self) -> None:
         """Return once every change submitted so far is on disk."""
-        self.submit(_no_change, wait=True)  # a waited change ends the gathering at once
-        self._queue.join()
+        # Queued after all of them and waited for: it also ends the gathering at once.
+        self.submit(_no_change, wait=True)
 
     def close(self) -> None:
         self._queue.put(None)

@@ -11,15 +11,15 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+from plan_tasks.local_server import api_healthy, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 PREFECT = [sys.executable, "-m", "prefect"]
@@ -42,12 +42,6 @@ def prefect_env(home: Path, **settings: str) -> dict[str, str]:
                PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     env.update(settings)
     return env
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def api_request(api_url: str, path: str, body: dict[str, Any] | None = None) -> Any:
@@ -91,14 +85,6 @@ def wait_until(ready: Callable[[], bool], process: subprocess.Popen[bytes], log:
         time.sleep(0.1)
 
 
-def healthy(api_url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{api_url}/health", timeout=2) as response:
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError):
-        return False
-
-
 @contextlib.contextmanager
 def prefect_server(env: dict[str, str], log: Path, timeout: float = 120.0) -> Iterator[str]:
     """``prefect server start`` on a free port of 127.0.0.1, as docs/deploy.md has users
@@ -107,7 +93,7 @@ def prefect_server(env: dict[str, str], log: Path, timeout: float = 120.0) -> It
     api_url = f"http://127.0.0.1:{port}/api"
     command = [*PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)]
     with background(command, {**env, "PREFECT_UI_ENABLED": "false"}, log) as server:
-        wait_until(lambda: healthy(api_url), server, log, "`prefect server start`", timeout)
+        wait_until(lambda: api_healthy(api_url), server, log, "`prefect server start`", timeout)
         yield api_url
 
 

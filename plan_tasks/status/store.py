@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import json
 import time
-
-import orjson
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+import orjson
 
 from plan_tasks.errors import Location, PlanError
 from plan_tasks.status.atomic import write_text_atomic
