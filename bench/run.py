@@ -40,9 +40,18 @@ by round with a rotating order after one warm-up round:
                       the issue asks plan-tasks to send (``plan.task.started``
                       and ``.completed``, plain ``emit_event``): what the
                       required events cost in Prefect alone
+  (i) hand-written    (e) and (h) together: a subflow per phase whose tasks
+                      send the two events: the shape and events the issue
+                      asks for, in Prefect alone, with nothing of plan-tasks
   (f), (g) with --deps: (a) and (b) on the same plan where every task of
                       phase k>1 depends on the same-numbered task of phase k-1
                       (``wait_for`` in the hand-written flow)
+
+After each timed call the benchmark waits until the server is idle again (its
+CPU time, read from ``/proc`` on Linux), so every contender starts on an idle
+server and pays for the backlog it leaves, not for the previous one's; the
+table gives each call's CPU seconds in this process and in the server (on 2
+cores both are busy, and the wall time follows their sum).
 
 The target (from the issue) is (b) at most 1.3x (a). Every run also counts
 the Prefect client's retried requests and the back-off it slept (a server on
@@ -262,16 +271,17 @@ class Contenders:
 
         @flow(name="hand-written-phase", task_runner=ThreadPoolTaskRunner(max_workers=workers),
               persist_result=False, log_prints=False)
-        def hand_written_phase(phase: int, size: int) -> int:
-            futures = [noop_task.submit(phase * 100000 + number) for number in range(1, size + 1)]
+        def hand_written_phase(phase: int, size: int, events: bool = False) -> int:
+            chosen = noop_with_events if events else noop_task
+            futures = [chosen.submit(phase * 100000 + number) for number in range(1, size + 1)]
             wait(futures)
             return sum(1 for future in futures if future.state.is_completed())
 
         @flow(name="hand-written-phases", persist_result=False, log_prints=False)
-        def hand_written_phases(sizes: list[int]) -> int:
+        def hand_written_phases(sizes: list[int], events: bool = False) -> int:
             # One subflow per phase, all started at once from threads, as plan-tasks does at gate 0.
             with ThreadPoolExecutor(max_workers=len(sizes)) as pool:
-                running = [pool.submit(contextvars.copy_context().run, hand_written_phase, phase, size)
+                running = [pool.submit(contextvars.copy_context().run, hand_written_phase, phase, size, events)
                            for phase, size in enumerate(sizes, 1)]
                 return sum(future.result() for future in running)
 
@@ -284,7 +294,9 @@ class Contenders:
         def timed() -> float:
             gc.collect()
             start = time.perf_counter()
-            if events:
+            if events and subflows:
+                completed = self.hand_written_phases(sizes, events=True)
+            elif events:
                 completed = self.hand_written_events(sizes)
             else:
                 completed = self.hand_written_phases(sizes) if subflows else self.hand_written(sizes, deps)
@@ -439,6 +451,58 @@ class ClientRetries(logging.Handler):
 RETRIES = ClientRetries()
 
 
+class ServerCpu:
+    """CPU seconds of the server subprocess (Linux ``/proc``; None elsewhere or for a remote server).
+
+    Used to wait, after each timed call, until the server has worked off what the
+    call left it (its event and task-run backlogs), so that the next contender
+    starts on an idle server, and to report what each call cost the server.
+    """
+
+    def __init__(self) -> None:
+        self.pid = self._find()
+
+    @staticmethod
+    def _find() -> int | None:
+        proc = Path("/proc")
+        if not proc.is_dir():
+            return None
+        for entry in proc.iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            parent = int(stat.rpartition(")")[2].split()[1])
+            if parent == os.getpid() and "uvicorn" in cmdline:
+                return int(entry.name)
+        return None
+
+    def seconds(self) -> float | None:
+        if self.pid is None:
+            return None
+        try:
+            fields = Path(f"/proc/{self.pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def settle(self, quiet: float = 0.05, interval: float = 0.25, longest: float = 15.0) -> None:
+        """Return once the server used under ``quiet`` of a CPU over ``interval`` (or after ``longest`` s)."""
+        before = self.seconds()
+        if before is None:
+            return
+        deadline = time.monotonic() + longest
+        while time.monotonic() < deadline:
+            time.sleep(interval)
+            now = self.seconds()
+            if now is None or now - before < quiet * interval:
+                return
+            before = now
+
+
 def status_transaction_cost(base: Path, text: str, count: int = 20) -> dict[str, Any]:
     """What one status.json transaction costs alone (no Prefect, one thread) at this plan's size.
 
@@ -478,6 +542,8 @@ def run_overhead(contenders: Contenders, base: Path, rounds: int, tasks: int, wo
         entries[key] = (label, contenders.timed_plan(root, plan, tasks, gate, workers, url))
     entries["e"] = ("hand-written, a subflow per phase", contenders.timed_hand_written(tasks, subflows=True))
     entries["h"] = ("hand-written flow + 2 plan.task events/task", contenders.timed_hand_written(tasks, events=True))
+    entries["i"] = ("hand-written, (e) and (h) together", contenders.timed_hand_written(tasks, subflows=True,
+                                                                                         events=True))
     loaded = load_plan(str(projects["b"][1]))
     _check_calls(loaded, "bench_tasks:noop")
     if len(loaded.plan.tasks) != tasks or loaded.graph.edges:
@@ -496,10 +562,19 @@ def run_overhead(contenders: Contenders, base: Path, rounds: int, tasks: int, wo
     samples: dict[str, list[float]] = {key: [] for key in keys}
     retries: dict[str, list[int]] = {key: [] for key in keys}
     backoff: dict[str, list[float]] = {key: [] for key in keys}
+    client_cpu: dict[str, list[float]] = {key: [] for key in keys}
+    server_cpu: dict[str, list[float]] = {key: [] for key in keys}
+    server = ServerCpu()
+    server.settle()
     for round_number in range(rounds):
         shift = round_number % len(keys)
         for key in keys[shift:] + keys[:shift]:
+            server_before, client_before = server.seconds(), time.process_time()
             elapsed, count, slept = RETRIES.measure(entries[key][1])
+            client_cpu[key].append(time.process_time() - client_before)
+            server.settle()  # what this call left the server to do is its own cost, not the next one's
+            if server_before is not None:
+                server_cpu[key].append((server.seconds() or server_before) - server_before)
             samples[key].append(elapsed)
             retries[key].append(count)
             backoff[key].append(slept)
@@ -513,7 +588,9 @@ def run_overhead(contenders: Contenders, base: Path, rounds: int, tasks: int, wo
 
     results = {key: {"label": entries[key][0], **_stats(samples[key]),
                      "median_ms_per_task": statistics.median(samples[key]) / tasks * 1e3,
-                     "client_retries": retries[key], "client_backoff_s": backoff[key]}
+                     "client_retries": retries[key], "client_backoff_s": backoff[key],
+                     "client_cpu_s": statistics.median(client_cpu[key]),
+                     "server_cpu_s": statistics.median(server_cpu[key]) if server_cpu[key] else None}
                for key in keys}
 
     def ratio(key: str, bottom: str = "a") -> dict[str, float]:
@@ -521,9 +598,10 @@ def run_overhead(contenders: Contenders, base: Path, rounds: int, tasks: int, wo
                 "min": results[key]["min_s"] / results[bottom]["min_s"],
                 "extra_ms_per_task": (results[key]["median_s"] - results[bottom]["median_s"]) / tasks * 1e3}
 
-    ratios = {f"{key}/a": ratio(key) for key in ("b", "c", "d", "e", "h") if key in results}
+    ratios = {f"{key}/a": ratio(key) for key in ("b", "c", "d", "e", "h", "i") if key in results}
     ratios["b/e"] = ratio("b", "e")
     ratios["b/h"] = ratio("b", "h")
+    ratios["b/i"] = ratio("b", "i")
     if deps:
         ratios["g/f"] = ratio("g", "f")
     status_cost = status_transaction_cost(base, plain_text)
@@ -887,11 +965,14 @@ def _overhead_table(part: dict) -> list[str]:
     out = [
         f"overhead: {part['tasks']} no-op tasks ({part['phases']} phases, no dependencies), "
         f"{part['workers']} slots/threads; {part['rounds']} rounds (interleaved, rotating order, 1 warm-up round)",
-        f"{'':4}{'contender':42}{'median s':>10}{'min s':>8}{'ms/task':>9}   client retries (back-off), median",
+        (f"{'':4}{'contender':42}{'median s':>10}{'min s':>8}{'ms/task':>9}{'CPU s: client':>15}{'server':>8}"
+         "   client retries (back-off), median"),
     ]
     for key, result in results.items():
+        server = result.get("server_cpu_s")
         out.append(f"({key}) {result['label']:42}{result['median_s']:10.2f}{result['min_s']:8.2f}"
-                   f"{result['median_ms_per_task']:9.1f}   "
+                   f"{result['median_ms_per_task']:9.1f}{result['client_cpu_s']:15.2f}"
+                   f"{server if server is None else format(server, '.2f'):>8}   "
                    + _retry_text(result["client_retries"], result["client_backoff_s"]))
     if part["deps_edges"]:
         out.append(f"    (f), (g): {part['deps_edges']['depends']} dependency edges, p.m after (p-1).m")
