@@ -4,7 +4,9 @@ Shape of a run (the design card's):
 
 * one flow run per plan, named after the plan;
 * one subflow per phase, named ``Phase N: Title``, started when its first task
-  becomes ready, so that with ``phase_gate=0`` phases overlap in time;
+  becomes ready or, below phase gate 1, as soon as the phase before it is
+  open, so that it exists when its own gate opens (with ``phase_gate=0``
+  phases overlap in time);
 * one Prefect task run per plan task, named ``<id> <title>``, submitted only
   once everything it waits for has finished, with those upstream futures as
   ``wait_for``: the run graph shows every dependency, sequential chain and file
@@ -301,8 +303,7 @@ def _start_and_wait_for_phases(run: ActiveRun) -> None:
         running = []
         while len(started) < len(phases_with_work):
             for phase_index in phases_with_work:
-                if phase_index not in started and (run.scheduler.has_ready(phase_index)
-                                                   or run.scheduler.phase_settled(phase_index)):
+                if phase_index not in started and _time_to_start(run, phase_index):
                     started.add(phase_index)
                     if not run.scheduler.phase_settled(phase_index):
                         started_event = run.phase_started.setdefault(phase_index, threading.Event())
@@ -315,6 +316,23 @@ def _start_and_wait_for_phases(run: ActiveRun) -> None:
                 run.scheduler.wait(WAIT_SECONDS)
         for done in running:
             done.result()
+
+
+def _time_to_start(run: ActiveRun, phase_index: int) -> bool:
+    """Whether to start a phase's subflow now: its first task is ready (or it has
+    nothing left to do), or, below phase gate 1, the phase before it is open.
+
+    Starting a subflow takes several API calls (0.15 s on an idle local server,
+    several times that while tasks run); started only when its gate opened, it
+    left slots idle at every phase boundary (1.20x the makespan bound at gate
+    0.8, against 1.14x at gate 0). Started one phase ahead, its loop waits
+    until the gate opens. At gate 1 a phase starts only after the one before it
+    has ended, as that gate promises.
+    """
+    scheduler = run.scheduler
+    if scheduler.has_ready(phase_index) or scheduler.phase_settled(phase_index):
+        return True
+    return run.settings.phase_gate < 1.0 and phase_index > 0 and scheduler.phase_open(phase_index - 1)
 
 
 def _flow_run_name() -> str:

@@ -123,6 +123,11 @@ class RunScheduler:
         with self._lock:
             return [task_id for task_id in self._graph.task_ids if self._state[task_id] == WAITING]
 
+    def phase_open(self, phase: int) -> bool:
+        """Whether the phase gate lets ``phase``'s tasks be handed out (dependencies and slots aside)."""
+        with self._lock:
+            return phase < self._open_phases()
+
     def has_ready(self, phase: int) -> bool:
         """Whether a task of ``phase`` could be handed out now (slots aside)."""
         with self._lock:

@@ -286,6 +286,18 @@ def test_phase_gate_0_starts_phase_2_work_while_a_slow_phase_1_task_runs(prefect
     assert phase_1.start_time < phase_2.start_time < phase_1.end_time, (phase_1, phase_2)
 
 
+def test_below_gate_1_the_next_phase_subflow_is_started_ahead_but_its_tasks_wait_for_the_gate(
+    prefect_server: str, tmp_path: Path,
+) -> None:
+    # At 0.8 both of phase 1's tasks must settle before 2.1 (ceil(0.8 * 2) = 2); phase 2's
+    # subflow is started as soon as phase 1 is open, so it is up when the gate opens.
+    tasks, phase_1, phase_2 = run_gates(0.8, tmp_path / "project")
+    slow = interval(tasks["1.1"])
+    assert parse_time(tasks["2.1"]["startedAt"]) >= max(interval(tasks[t])[1] for t in ("1.1", "1.2")), tasks
+    assert phase_2.start_time < slow[1], (phase_2, tasks["1.1"])
+    assert phase_1.start_time < phase_2.start_time, (phase_1, phase_2)
+
+
 def test_phase_gate_1_starts_phase_2_after_all_of_phase_1(prefect_server: str, tmp_path: Path) -> None:
     tasks, phase_1, phase_2 = run_gates(1.0, tmp_path / "project")
     assert parse_time(tasks["2.1"]["startedAt"]) >= max(interval(tasks[t])[1] for t in ("1.1", "1.2")), tasks

@@ -92,6 +92,17 @@ def test_phase_gate_opens_the_next_phase_after_that_share_of_tasks_settled(
     assert settled == settled_before_phase_2
 
 
+@pytest.mark.parametrize(("gate", "settled_before_phase_2"), [(1.0, 5), (0.5, 3), (0.0, 0)])
+def test_phase_open_says_when_the_gate_lets_a_phase_run(gate: float, settled_before_phase_2: int) -> None:
+    scheduler = scheduler_for(loaded("gate.md"), phase_gate=gate)
+    scheduler.take()
+    assert scheduler.phase_open(0)
+    for settled in range(5):
+        assert scheduler.phase_open(1) == (settled >= settled_before_phase_2), settled
+        scheduler.finish(f"1.{settled + 1}", succeeded=True)
+    assert scheduler.phase_open(1)
+
+
 def test_a_failed_task_and_its_skipped_dependants_count_toward_the_gate() -> None:
     scheduler = scheduler_for(loaded("gate_skipped.md"), phase_gate=1.0)
     assert scheduler.take() == ["1.1"]
