@@ -236,20 +236,6 @@ class Contenders:
         def noop_task(index: int) -> None:
             return bench_tasks.noop(None)
 
-        @flow(name="hand-written", task_runner=ThreadPoolTaskRunner(max_workers=workers), persist_result=False,
-              log_prints=False)
-        def hand_written(sizes: list[int], deps: bool = False) -> int:
-            futures: dict[tuple[int, int], Any] = {}
-            for phase, size in enumerate(sizes, 1):
-                for number in range(1, size + 1):
-                    upstream = futures.get((phase - 1, number)) if deps else None
-                    futures[(phase, number)] = noop_task.submit(
-                        phase * 100000 + number, wait_for=[upstream] if upstream is not None else None)
-            wait(list(futures.values()))
-            return sum(1 for future in futures.values() if future.state.is_completed())
-
-        self.hand_written = hand_written
-
         from prefect.events import emit_event
 
         @task(name="noop-with-events", cache_policy=NO_CACHE, persist_result=False)
@@ -261,15 +247,20 @@ class Contenders:
                            payload={"task": index})
             return bench_tasks.noop(None)
 
-        @flow(name="hand-written-events", task_runner=ThreadPoolTaskRunner(max_workers=workers),
-              persist_result=False, log_prints=False)
-        def hand_written_events(sizes: list[int]) -> int:
-            futures = [noop_with_events.submit(phase * 100000 + number)
-                       for phase, size in enumerate(sizes, 1) for number in range(1, size + 1)]
-            wait(futures)
-            return sum(1 for future in futures if future.state.is_completed())
+        @flow(name="hand-written", task_runner=ThreadPoolTaskRunner(max_workers=workers), persist_result=False,
+              log_prints=False)
+        def hand_written(sizes: list[int], deps: bool = False, events: bool = False) -> int:
+            chosen = noop_with_events if events else noop_task
+            futures: dict[tuple[int, int], Any] = {}
+            for phase, size in enumerate(sizes, 1):
+                for number in range(1, size + 1):
+                    upstream = futures.get((phase - 1, number)) if deps else None
+                    futures[(phase, number)] = chosen.submit(
+                        phase * 100000 + number, wait_for=[upstream] if upstream is not None else None)
+            wait(list(futures.values()))
+            return sum(1 for future in futures.values() if future.state.is_completed())
 
-        self.hand_written_events = hand_written_events
+        self.hand_written = hand_written
 
         @flow(name="hand-written-phase", task_runner=ThreadPoolTaskRunner(max_workers=workers),
               persist_result=False, log_prints=False)
@@ -296,12 +287,10 @@ class Contenders:
         def timed() -> float:
             gc.collect()
             start = time.perf_counter()
-            if events and subflows:
-                completed = self.hand_written_phases(sizes, events=True)
-            elif events:
-                completed = self.hand_written_events(sizes)
+            if subflows:
+                completed = self.hand_written_phases(sizes, events)
             else:
-                completed = self.hand_written_phases(sizes) if subflows else self.hand_written(sizes, deps)
+                completed = self.hand_written(sizes, deps, events)
             elapsed = time.perf_counter() - start
             if completed != tasks:
                 raise SystemExit(f"the hand-written flow completed {completed} of {tasks} tasks")

@@ -103,7 +103,7 @@ class RunScheduler:
         self.progress = Progress(total=len(selected))
         self.skip_reasons: dict[str, str] = {}
         self._finishes = 0  # how many tasks finished so far: what wait() waits for to change
-        self._heaviest = max((min(graph.weight[task_id], self._slots) for task_id in selected), default=1)
+        self._heaviest = max((self._slots_of(task_id) for task_id in selected), default=1)
         self._passed_over: dict[str, int] = {}  # head task waiting for slots -> takes that started others
         self._taking_phases: set[int] = set()  # phases whose own callers take (see take)
         self._reserved: str | None = None  # passed over BYPASS_LIMIT times: only it may start next
@@ -158,7 +158,7 @@ class RunScheduler:
             for task_id in self._ready(phase):
                 if reserved is not None and task_id != reserved:
                     continue
-                weight = min(self._graph.weight[task_id], self._slots)
+                weight = self._slots_of(task_id)
                 if weight > self._free or any(path in self._busy_files for path in self._files.get(task_id, ())):
                     continue
                 self._free -= weight
@@ -185,7 +185,7 @@ class RunScheduler:
         with self._lock:
             if self._state[task_id] != RUNNING:
                 raise ValueError(f"task {task_id} is not running")
-            self._free += min(self._graph.weight[task_id], self._slots)
+            self._free += self._slots_of(task_id)
             for path in self._files.get(task_id, ()):
                 if self._busy_files.get(path) == task_id:
                     del self._busy_files[path]
@@ -263,14 +263,22 @@ class RunScheduler:
                       if not any(path in self._busy_files for path in self._files.get(task_id, ()))]
         if not candidates:
             return None
-        head = min(candidates, key=lambda task_id: (-self._priority[task_id], self._graph.order[task_id]))
-        return head if min(self._graph.weight[head], self._slots) > self._free else None
+        head = min(candidates, key=self._handout_order)
+        return head if self._slots_of(head) > self._free else None
 
     def _ready(self, phase: int | None) -> list[str]:
         opened = self._open_phases()
         phases = range(opened) if phase is None else ([phase] if phase < opened else [])
         ready = [task_id for index in phases for task_id in self._pool[index]]
-        return sorted(ready, key=lambda task_id: (-self._priority[task_id], self._graph.order[task_id]))
+        return sorted(ready, key=self._handout_order)
+
+    def _handout_order(self, task_id: str) -> tuple[int, int]:
+        """Heaviest remaining chain first, then plan order."""
+        return -self._priority[task_id], self._graph.order[task_id]
+
+    def _slots_of(self, task_id: str) -> int:
+        """Slots a task holds while it runs: its weight, at most all of them."""
+        return min(self._graph.weight[task_id], self._slots)
 
     def _remaining_weights(self) -> dict[str, int]:
         """Weight of the heaviest chain of tasks to run that each task starts."""

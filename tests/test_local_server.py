@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from server_helpers import prefect_env
 
 from plan_tasks import local_server
 from plan_tasks.local_server import LocalServer, RetryLockedRequests, ServerStartError, is_local
@@ -190,9 +191,7 @@ def test_events_reach_the_database_of_the_local_server_with_their_resources(tmp_
     import json
     import sqlite3
 
-    env = {name: value for name, value in os.environ.items() if not name.startswith("PREFECT_API_URL")}
-    env.update(PREFECT_HOME=str(tmp_path), PREFECT_SERVER_ANALYTICS_ENABLED="false",
-               PREFECT_LOGGING_LEVEL="CRITICAL")
+    env = prefect_env(tmp_path, PREFECT_LOGGING_LEVEL="CRITICAL")
     done = subprocess.run([sys.executable, "-c", EVENTS_SCRIPT], env=env, capture_output=True, text=True,
                           timeout=180)
     assert done.returncode == 0, done.stderr[-3000:]
