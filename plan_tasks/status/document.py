@@ -34,6 +34,15 @@ COMMENT = (
 )
 OURS = "planTasks"  # the one key under which plan-tasks keeps its own fields
 
+# Why a task is skipped, kept in the task's ``planTasks.skipCause`` beside the seed's
+# ``skipReason``: a task skipped because a task it depends on failed runs again once
+# that cause is gone; one skipped on purpose (the plan, `mark-skipped`) stays skipped.
+SKIP_FAILURE = "failure"
+SKIP_MANUAL = "manual"
+SKIP_PLAN = "plan"
+SKIP_CAUSES = (SKIP_FAILURE, SKIP_MANUAL, SKIP_PLAN)
+_LEGACY_FAILURE_REASON = "depends on failed task"  # what runs wrote before skipCause existed
+
 
 class TaskNotFound(PlanError):
     """A command named a task id that status.json does not have."""
@@ -184,6 +193,8 @@ def set_status(document: Document, task_id: str, status: str, *, at: str | None 
     now = at or now_iso()
     previous = task.get("status")
     task["status"] = status
+    if previous == "skipped" and status != "skipped":
+        _forget_skip(task)
     if status == "in_progress" and (previous != "in_progress" or not task.get("startedAt")):
         task["startedAt"] = now
         task.pop("completedAt", None)
@@ -199,6 +210,41 @@ def set_status(document: Document, task_id: str, status: str, *, at: str | None 
             task[key] = value
     refresh(document)
     return task
+
+
+def skip_cause(task: dict[str, Any]) -> str | None:
+    """Why a skipped task is skipped (None when it is not skipped)."""
+    if task.get("status") != "skipped":
+        return None
+    ours = task.get(OURS)
+    cause = ours.get("skipCause") if isinstance(ours, dict) else None
+    if cause in SKIP_CAUSES:
+        return cause
+    reason = task.get("skipReason")
+    return SKIP_FAILURE if isinstance(reason, str) and reason.startswith(_LEGACY_FAILURE_REASON) else SKIP_MANUAL
+
+
+def mark_skipped(document: Document, task_id: str, cause: str, reason: str | None = None, *,
+                 because_of: str | None = None, at: str | None = None) -> dict[str, Any]:
+    """Skip a task and remember why (``cause``: one of SKIP_CAUSES)."""
+    task = set_status(document, task_id, "skipped", at=at, skipReason=reason)
+    ours = task.setdefault(OURS, {})
+    ours["skipCause"] = cause
+    if because_of is not None:
+        ours["skippedBecauseOf"] = because_of
+    else:
+        ours.pop("skippedBecauseOf", None)
+    return task
+
+
+def _forget_skip(task: dict[str, Any]) -> None:
+    ours = task.get(OURS)
+    if isinstance(ours, dict):
+        ours.pop("skipCause", None)
+        ours.pop("skippedBecauseOf", None)
+        if not ours:
+            del task[OURS]
+    task.pop("skipReason", None)
 
 
 def start_run(document: Document) -> str:
