@@ -54,6 +54,7 @@ class Task(_Frozen):
     line: int
     column: int
     checked: bool = False
+    skipped: bool = False  # struck through or marked skipped in the plan itself
     body: str = ""
     depends_on: tuple[TaskRef, ...] = ()
     files: tuple[str, ...] = ()
@@ -67,7 +68,10 @@ class Task(_Frozen):
 
     @property
     def initial_status(self) -> TaskStatus:
-        """Checked boxes start completed, as in the seed system."""
+        """Checked boxes start completed, as in the seed system; tasks the plan
+        itself skips (struck through, ``[skip]``) start skipped."""
+        if self.skipped:
+            return "skipped"
         return "completed" if self.checked else "pending"
 
 
