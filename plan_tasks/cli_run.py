@@ -11,9 +11,12 @@ no telemetry or log noise unless ``--verbose``.
 from __future__ import annotations
 
 import argparse
+import contextvars
+import functools
 import os
 import shlex
 import sys
+import threading
 import time
 from typing import Any
 
@@ -60,7 +63,7 @@ def _check_input(args: argparse.Namespace) -> tuple[Any, list[str], Any]:
         snapshot = load_status(paths)
     else:
         snapshot = {"tasks": [{"id": t.id, "status": t.initial_status} for t in loaded.plan.tasks]}
-    selected = tasks_to_run(loaded.plan, snapshot, tuple(args.selection))
+    selected = tasks_to_run(loaded.plan, snapshot, tuple(args.selection), loaded.graph.predecessors)
     if args.rate_limit:
         args.rate_per_second = parse_rate(args.rate_limit)
     else:
@@ -113,37 +116,130 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not selected:
         print(f"{paths.plan_ref}: nothing to run: every selected task is completed or skipped")
         return EXIT_OK
-    _quiet_prefect(args.verbose)
-    started = time.monotonic()
-    from plan_tasks.compile import PlanRunFailed, run_plan
-    from plan_tasks.local_server import ServerStartError, prefect_api
+    from plan_tasks.server_check import configured_api_url, unreachable
 
-    try:
-        with prefect_api(verbose=args.verbose):
-            state = run_plan(
-                plan=str(paths.plan), root=str(paths.root), tasks=list(args.selection) or None,
-                phase_gate=args.phase_gate, max_parallel=args.max_parallel, executor=args.executor,
-                agent_command=shlex.split(args.agent_command) if args.agent_command else None,
-                retries=args.retries, retry_delay_seconds=args.retry_delay, timeout_seconds=args.timeout,
-                update_plan=args.update_plan, rate_limit_per_second=args.rate_per_second,
-                events_jsonl=args.events_jsonl, return_state=True,
-            )
-    except ServerStartError as error:
-        print(f"{paths.plan_ref}: error: {error}", file=sys.stderr)
+    api_url = configured_api_url()
+    if api_url and unreachable(api_url):
+        return _no_server(paths.plan_ref, unreachable(api_url) or "", api_url)
+    _quiet_prefect(args.verbose)
+    from plan_tasks.interrupt import Interrupted, handle_stop_signals
+
+    started = time.monotonic()
+    with handle_stop_signals() as stop:
+        try:
+            state = _run_flow(args, paths, stop, announce_local_server=not api_url)
+        except Interrupted as interrupted:
+            print(f"{paths.plan_ref}: interrupted by {interrupted} before any task started; nothing changed",
+                  file=sys.stderr)
+            return interrupted.exit_code
+        except _NoServer as error:
+            return _no_server(paths.plan_ref, str(error), error.api_url)
+    return _report(paths, state, time.monotonic() - started, stop)
+
+
+class _NoServer(Exception):
+    def __init__(self, message: str, api_url: str | None = None) -> None:
+        super().__init__(message)
+        self.api_url = api_url
+
+
+def _no_server(plan_ref: str, message: str, api_url: str | None) -> int:
+    if api_url:
+        print(f"{plan_ref}: error: the Prefect server at {api_url} does not answer: {message}", file=sys.stderr)
+        print("hint: start it (`prefect server start`), or unset PREFECT_API_URL to let plan-tasks start "
+              "a local server for the run", file=sys.stderr)
+    else:
+        print(f"{plan_ref}: error: {message}", file=sys.stderr)
         print("hint: set PREFECT_API_URL to a running Prefect server (`prefect server start`), "
               "or run with --verbose to see the server's own output", file=sys.stderr)
-        return EXIT_NO_SERVER
-    elapsed = time.monotonic() - started
+    return EXIT_NO_SERVER
+
+
+def _run_flow(args: argparse.Namespace, paths: Any, stop: Any, announce_local_server: bool) -> Any:
+    """Start (or reach) the Prefect server and run the plan's flow on a thread of
+    its own, so that this (main) thread takes Ctrl-C and SIGTERM (see ``interrupt``)."""
+    from plan_tasks.server_check import StartupNotice
+
+    notice = StartupNotice(sys.stderr) if announce_local_server else None
+    if notice:
+        notice.start()
+    try:
+        from plan_tasks.compile import run_plan
+        from plan_tasks.local_server import ServerStartError, ServerUnreachable, prefect_api
+
+        try:
+            with prefect_api(verbose=args.verbose, on_ready=notice.ready if notice else None) as local_url:
+                if notice is None and local_url is None:
+                    from plan_tasks.server_check import current_api_url
+
+                    print(f"using the Prefect server at {current_api_url()}", file=sys.stderr)
+                call = functools.partial(
+                    run_plan,
+                    plan=str(paths.plan), root=str(paths.root), tasks=list(args.selection) or None,
+                    phase_gate=args.phase_gate, max_parallel=args.max_parallel, executor=args.executor,
+                    agent_command=shlex.split(args.agent_command) if args.agent_command else None,
+                    retries=args.retries, retry_delay_seconds=args.retry_delay, timeout_seconds=args.timeout,
+                    update_plan=args.update_plan, rate_limit_per_second=args.rate_per_second,
+                    events_jsonl=args.events_jsonl, return_state=True,
+                )
+                return _on_own_thread(call, stop)
+        except ServerUnreachable as error:
+            raise _NoServer(str(error), error.api_url) from None
+        except ServerStartError as error:
+            raise _NoServer(str(error)) from None
+    finally:
+        if notice:
+            notice.stop()
+
+
+def _on_own_thread(call: Any, stop: Any) -> Any:
+    context = contextvars.copy_context()  # Prefect's settings for the run live in context variables
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["state"] = context.run(call)
+        except BaseException as error:  # noqa: BLE001 - handed to the main thread as it is
+            outcome["error"] = error
+
+    thread = threading.Thread(target=target, name="plan-tasks-flow")
+    stop.graceful = True  # from now on a stop signal winds the run down instead of raising
+    try:
+        thread.start()
+        while thread.is_alive():
+            thread.join(0.2)  # short waits: the signal handler runs between them
+    finally:
+        stop.graceful = False
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["state"]
+
+
+def _report(paths: Any, state: Any, elapsed: float, stop: Any) -> int:
+    """The run's last words: one summary line on stdout (progress went to stderr)."""
+    from plan_tasks.compile import PlanRunFailed
+
     result = state.result(raise_on_failure=False)
-    if isinstance(result, PlanRunFailed):
-        print(f"{paths.plan_ref}: run failed after {elapsed:.1f} s: {result}", file=sys.stderr)
+    status = f"status: {paths.relative(paths.status_file)}"
+    if state.is_cancelled() and isinstance(result, dict):
+        stopped = ", ".join(result.get("interrupted") or []) or "no task was running"
+        print(f"{paths.plan_ref}: interrupted by {stop.name} after {elapsed:.1f} s: {stopped}"
+              f"{' stopped and back to pending' if result.get('interrupted') else ''}; "
+              f"{result['completed']} completed, {result['failed']} failed, {result['skipped']} skipped, "
+              f"{result['notStarted']} not started; resume with `plan-tasks run {paths.plan_ref}`; {status}")
+        return stop.exit_code
+    if isinstance(result, PlanRunFailed) and result.summary:
+        summary = result.summary
+        print(f"fix the cause, then `plan-tasks run {paths.plan_ref}` runs the failed tasks and the tasks "
+              "skipped because of them again")
+        print(f"{paths.plan_ref}: {summary['completed']} completed, {summary['failed']} failed, "
+              f"{summary['skipped']} skipped in {elapsed:.1f} s (run {summary['runId']}); {status}")
         return EXIT_TASKS_FAILED
     if isinstance(result, PlanError):
         raise result
     if isinstance(result, BaseException):
-        print(f"{paths.plan_ref}: run crashed after {elapsed:.1f} s: {type(result).__name__}: {result}",
-              file=sys.stderr)
+        print(f"{paths.plan_ref}: run crashed after {elapsed:.1f} s: {type(result).__name__}: {result}; {status}")
         return EXIT_TASKS_FAILED
     print(f"{paths.plan_ref}: {result['completed']} completed, {result['failed']} failed, "
-          f"{result['skipped']} skipped in {elapsed:.1f} s (run {result['runId']})")
+          f"{result['skipped']} skipped in {elapsed:.1f} s (run {result['runId']}); {status}")
     return EXIT_OK

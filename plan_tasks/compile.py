@@ -41,6 +41,7 @@ from plan_tasks.executors import choose_executor
 from plan_tasks.executors.outcome import TaskFailure, TaskRequest
 from plan_tasks.global_slots import ensure_global_limit as _ensure_global_limit
 from plan_tasks.global_slots import global_slots
+from plan_tasks.interrupt import STOP
 from plan_tasks.load import LoadedPlan, load_plan
 from plan_tasks.model import Task
 from plan_tasks.run_config import RunSettings, resolve_agent_command
@@ -55,10 +56,15 @@ from plan_tasks.status.paths import resolve_plan
 
 WAIT_SECONDS = 0.5  # how often a phase loop looks again when nothing finished
 SUBFLOW_START_TIMEOUT = 30.0  # longest wait for one phase subflow to start before starting the next
+OUTPUT_TAIL_CHARACTERS = 4000  # of a failed attempt's output, kept for the terminal (the log has it all)
 
 
 class PlanRunFailed(Exception):
     """Raised at the end of a run with failed tasks, so the flow run ends Failed."""
+
+    def __init__(self, message: str, summary: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.summary = summary
 
 
 @dataclass
@@ -103,6 +109,7 @@ class ActiveRun:
     progress_ticker: Any = None  # run_artifacts.ProgressTicker, once the progress artifact exists
     runs: RunIds = field(default_factory=lambda: RunIds({}))
     outcomes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    interrupted: list[str] = field(default_factory=list)  # started, then stopped with the run
     lock: threading.Lock = field(default_factory=threading.Lock)
     phase_started: dict[int, threading.Event] = field(default_factory=dict)
 
@@ -125,11 +132,18 @@ def _retry_transient(task: Any, task_run: Any, state: Any) -> bool:
 
 
 @task(cache_policy=NO_CACHE, persist_result=False, retry_condition_fn=_retry_transient)
-def execute_plan_task(run_key: str, task_id: str) -> None:
-    """Run one plan task with its executor; status.json follows every attempt."""
+def execute_plan_task(run_key: str, task_id: str) -> Any:
+    """Run one plan task with its executor; status.json follows every attempt.
+
+    Returns a Cancelled state, instead of running or failing, once the run is
+    being stopped (Ctrl-C, SIGTERM): the task did not fail, it was interrupted.
+    """
     from prefect.runtime import task_run
+    from prefect.states import Cancelled
 
     run = ACTIVE_RUNS[run_key]
+    if STOP.requested():
+        return Cancelled(message=f"not started: the run was stopped ({STOP.name})")
     plan_task = run.loaded.plan.task_by_id[task_id]
     attempt = int(task_run.run_count or 1)
     run.record.started(task_id, attempt)
@@ -149,16 +163,33 @@ def execute_plan_task(run_key: str, task_id: str) -> None:
     except Exception as error:  # noqa: BLE001 - a bug or a surprise fails this task, not the run
         failure = error if isinstance(error, TaskFailure) else TaskFailure(f"{type(error).__name__}: {error}",
                                                                              "permanent")
+        if STOP.requested():
+            _log_attempt(run, task_id, attempt, f"interrupted ({STOP.name})", failure.output)
+            return Cancelled(message=f"interrupted ({STOP.name})")
+        log = _log_attempt(run, task_id, attempt, f"failed, {failure.category}: {failure.message.splitlines()[0]}",
+                           failure.output or failure.message)
         run.record.failed(task_id, failure.message, failure.category, attempt)
         with run.lock:
-            run.outcomes[task_id] = {"error": failure.message, "category": failure.category, "attempts": attempt}
+            run.outcomes[task_id] = {"error": failure.message, "category": failure.category, "attempts": attempt,
+                                     "log": log, "output": failure.output[-OUTPUT_TAIL_CHARACTERS:]}
         if failure is error:
             raise
         raise failure from error
+    _log_attempt(run, task_id, attempt, "completed", outcome.output)
     run.record.completed(task_id, outcome.findings)
     with run.lock:
         run.outcomes[task_id] = {"files": list(outcome.files_written), "attempts": attempt,
                                  "seconds": time.monotonic() - began}
+    return None
+
+
+def _log_attempt(run: ActiveRun, task_id: str, attempt: int, heading: str, output: str) -> str | None:
+    """The attempt's whole output in the task's log file; its path (None when it could not be written)."""
+    try:
+        return run.record.log_attempt(task_id, attempt, heading, output)
+    except OSError as error:
+        print(f"plan-tasks: warning: could not write the log of task {task_id}: {error}", file=sys.stderr)
+        return None
 
 
 def _execute(run: ActiveRun, plan_task: Task, request: TaskRequest) -> Any:
@@ -182,14 +213,29 @@ def _on_done(run: ActiveRun, task_id: str, future: PrefectFuture[Any]) -> None:
         # The wrapped future is done, so wait() returns at once; it also records the
         # final state, which `state` would otherwise read from the API, possibly stale.
         future.wait()
-        succeeded, message = future.state.is_completed(), future.state.message
+        state = future.state
+        succeeded, interrupted, message = state.is_completed(), state.is_cancelled(), state.message
     except Exception as error:  # noqa: BLE001 - an unreadable state must not hang the run
-        succeeded, message = False, f"state unavailable: {error}"
-    skipped = run.scheduler.finish(task_id, succeeded)  # always, or the phase loops would wait forever
+        succeeded, interrupted, message = False, False, f"state unavailable: {error}"
+    # Always, or the phase loops would wait forever.
+    skipped = run.scheduler.finish(task_id, succeeded, interrupted=interrupted)
     try:
+        if interrupted:
+            _report_interrupted(run, task_id, message)
+            return
         _report_done(run, task_id, succeeded, message, skipped)
     except Exception as error:  # noqa: BLE001 - reporting must not stop the run
         print(f"plan-tasks: warning: could not record the end of task {task_id}: {error}", file=sys.stderr)
+
+
+def _report_interrupted(run: ActiveRun, task_id: str, message: str | None) -> None:
+    """A task stopped with the run (or never started): back to pending, said once."""
+    if run.record.was_started(task_id):
+        run.record.interrupted(task_id, f"interrupted by {STOP.name}; runs again on the next `plan-tasks run`")
+        with run.lock:
+            run.interrupted.append(task_id)
+        run.reporter.task_event("interrupted", task_id, run.loaded.plan.task_by_id[task_id].title,
+                                reason=message or STOP.name)
 
 
 def _report_done(run: ActiveRun, task_id: str, succeeded: bool, message: str | None, skipped: list[str]) -> None:
@@ -200,10 +246,11 @@ def _report_done(run: ActiveRun, task_id: str, succeeded: bool, message: str | N
         run.reporter.task_event("completed", task_id, title, duration_seconds=outcome.get("seconds"))
     else:
         run.reporter.task_event("failed", task_id, title, error=outcome.get("error", message),
-                                category=outcome.get("category", "permanent"))
+                                category=outcome.get("category", "permanent"), log=outcome.get("log"),
+                                output=outcome.get("output", ""))
     if skipped:
         reasons = {skipped_id: run.scheduler.skip_reasons[skipped_id] for skipped_id in skipped}
-        run.record.skipped(skipped, reasons)
+        run.record.skipped(skipped, reasons, run.scheduler.skipped_because_of)
         for skipped_id in skipped:
             run.reporter.task_event("skipped", skipped_id, plan.task_by_id[skipped_id].title,
                                     reason=reasons[skipped_id])
@@ -241,7 +288,7 @@ def _prefect_task(run: ActiveRun) -> Any:
 
 
 @flow(persist_result=False, log_prints=False)
-def run_phase(run_key: str, phase_index: int) -> None:
+def run_phase(run_key: str, phase_index: int) -> Any:
     """One phase: submit its tasks as they become ready, until all have settled."""
     from prefect.context import FlowRunContext
 
@@ -263,11 +310,16 @@ def run_phase(run_key: str, phase_index: int) -> None:
         run.scheduler.wait(WAIT_SECONDS, finishes)
     for future in mine:
         future.wait()
-    failed = [task_id for task_id in run.loaded.plan.phases[phase_index].task_ids
-              if run.scheduler.state(task_id) == "failed"]
+    states = {task_id: run.scheduler.state(task_id) for task_id in run.loaded.plan.phases[phase_index].task_ids}
+    failed = [task_id for task_id, state in states.items() if state == "failed"]
+    if run.scheduler.cancelled and any(state in ("interrupted", "cancelled") for state in states.values()):
+        from prefect.states import Cancelled
+
+        return Cancelled(message=f"stopped by {STOP.name}")
     if failed:
         # The phase's subflow run ends Failed too, so the UI shows where the failures are.
         raise PlanRunFailed(f"{len(failed)} task(s) of this phase failed: {', '.join(failed)}")
+    return None
 
 
 def _phase_runner(run: ActiveRun, phase_index: int) -> Any:
@@ -335,6 +387,14 @@ def _time_to_start(run: ActiveRun, phase_index: int) -> bool:
     return run.settings.phase_gate < 1.0 and phase_index > 0 and scheduler.phase_open(phase_index - 1)
 
 
+def _stop(run: ActiveRun) -> None:
+    """Ctrl-C or SIGTERM: hand out nothing more, terminate the running task processes."""
+    from plan_tasks.executors.process import stop_all
+
+    run.scheduler.cancel()
+    stop_all()
+
+
 def _flow_run_name() -> str:
     from prefect.runtime import flow_run
 
@@ -358,14 +418,23 @@ def run_plan(
     rate_limit_per_second: float | None = None,
     events_jsonl: str | None = None,
 ) -> dict[str, Any]:
-    """Run a Markdown plan: every unfinished task (or ``tasks``: ids, ``phase:N``)."""
+    """Run a Markdown plan: every unfinished task (or ``tasks``: ids, ``phase:N``).
+
+    Ends Cancelled when the run was stopped (Ctrl-C, SIGTERM), Failed when a
+    task failed, Completed otherwise; returns the summary.
+    """
     settings = RunSettings(
         plan=plan, root=root, selection=tuple(tasks or ()), phase_gate=phase_gate, max_parallel=max_parallel,
         executor=executor, agent_command=tuple(agent_command or ()), retries=retries,
         retry_delay_seconds=retry_delay_seconds, timeout_seconds=timeout_seconds, update_plan=update_plan,
         rate_limit_per_second=rate_limit_per_second, events_jsonl=events_jsonl,
     )
-    return execute(settings)
+    summary = execute(settings)
+    if summary.get("stopped"):
+        from prefect.states import Cancelled
+
+        return Cancelled(message=summary["stopped"], data=summary)
+    return summary
 
 
 def execute(settings: RunSettings, stream: Any = None) -> dict[str, Any]:
@@ -374,7 +443,7 @@ def execute(settings: RunSettings, stream: Any = None) -> dict[str, Any]:
     loaded = load_plan(str(paths.plan))
     record = RunRecord(paths, loaded.plan, update_plan=settings.update_plan, deferred=True)
     snapshot = record.begin()
-    selected = tasks_to_run(loaded.plan, snapshot, settings.selection)
+    selected = tasks_to_run(loaded.plan, snapshot, settings.selection, loaded.graph.predecessors)
     max_parallel = settings.max_parallel or batch_size(len(loaded.plan.tasks))
     scheduler = RunScheduler(loaded.graph, selected, files={t.id: t.files for t in loaded.plan.tasks},
                              max_parallel=max_parallel, phase_gate=settings.phase_gate)
@@ -396,9 +465,11 @@ def execute(settings: RunSettings, stream: Any = None) -> dict[str, Any]:
     ACTIVE_RUNS[run.key] = run
     _ensure_global_limit(max_parallel)
     _start_artifacts(run)
+    forget_stop = STOP.on_stop(lambda: _stop(run))
     try:
         _drive_phases(run)
     finally:
+        forget_stop()
         ACTIVE_RUNS.pop(run.key, None)
         progress = scheduler.progress
         for error in record.end(progress.completed, progress.failed):
@@ -409,10 +480,18 @@ def execute(settings: RunSettings, stream: Any = None) -> dict[str, Any]:
         _outcome_table(run)
         reporter.close()
     summary = {"plan": paths.plan_ref, "runId": record.run_id, "total": progress.total,
-               "completed": progress.completed, "failed": progress.failed, "skipped": progress.skipped}
+               "completed": progress.completed, "failed": progress.failed, "skipped": progress.skipped,
+               "statusFile": paths.relative(paths.status_file)}
+    if scheduler.cancelled:
+        summary["interrupted"] = sorted(run.interrupted, key=loaded.graph.order.__getitem__)
+        summary["notStarted"] = (progress.total - progress.completed - progress.failed - progress.skipped
+                                 - len(run.interrupted))
+        summary["stopped"] = f"stopped by {STOP.name}"
+        return summary
     if progress.failed:
         raise PlanRunFailed(f"{progress.failed} of {progress.total} tasks failed "
-                            f"({progress.skipped} skipped because of them); see status.json of {paths.plan_ref}")
+                            f"({progress.skipped} skipped because of them); see status.json of {paths.plan_ref}",
+                            summary)
     return summary
 
 

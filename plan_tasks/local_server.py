@@ -248,6 +248,14 @@ class ServerStartError(RuntimeError):
     """The local server did not come up; the message carries the end of its log."""
 
 
+class ServerUnreachable(RuntimeError):
+    """The configured Prefect server (``PREFECT_API_URL``) does not answer."""
+
+    def __init__(self, message: str, api_url: str) -> None:
+        super().__init__(message)
+        self.api_url = api_url
+
+
 def free_port() -> int:
     """A TCP port of 127.0.0.1 free right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
@@ -305,6 +313,9 @@ class LocalServer:
             # stdin is a pipe only this process holds open: when it dies, however it dies,
             # the server reads end-of-file and stops too (see _stop_with_parent).
             env=env, stdin=subprocess.PIPE, stdout=self._log, stderr=subprocess.STDOUT if self._log else None,
+            # Its own session: a Ctrl-C at the terminal goes to the run, which still needs the
+            # server while it winds down, and stops it last.
+            start_new_session=True,
         )
 
     def wait_until_healthy(self) -> str:
@@ -376,12 +387,14 @@ def drain_prefect_workers() -> None:
 
 
 @contextlib.contextmanager
-def prefect_api(verbose: bool = False) -> Iterator[str | None]:
+def prefect_api(verbose: bool = False, on_ready: Callable[[str], None] | None = None) -> Iterator[str | None]:
     """Point Prefect at a server for the block: the configured one, or a local one.
 
     With ``PREFECT_API_URL`` set (environment, profile or any other Prefect
     settings source), that server is used and nothing is started; the block
-    gets ``None``. Otherwise a ``LocalServer`` runs for the block, with this
+    gets ``None``, or ServerUnreachable is raised when it does not answer.
+    Otherwise a ``LocalServer`` runs for the block (``on_ready`` is told its
+    URL once it answers), with this
     process's Prefect settings, and the block gets its API URL. Part of the
     run path: imports Prefect (``prefect.settings`` first, so that the server
     boots while the rest of Prefect is imported).
@@ -389,6 +402,12 @@ def prefect_api(verbose: bool = False) -> Iterator[str | None]:
     from prefect.settings import PREFECT_API_URL, get_current_settings
 
     if PREFECT_API_URL.value():
+        from plan_tasks.server_check import unreachable
+
+        configured = str(PREFECT_API_URL.value())
+        reason = unreachable(configured)
+        if reason:
+            raise ServerUnreachable(reason, configured)
         yield None
         return
     from prefect.context import refresh_global_settings_context
@@ -400,6 +419,8 @@ def prefect_api(verbose: bool = False) -> Iterator[str | None]:
         import prefect.flows  # noqa: F401 - the slow part of importing Prefect, while the server boots
 
         api_url = server.wait_until_healthy()
+        if on_ready is not None:
+            on_ready(api_url)
         # In the environment, and Prefect's global settings rebuilt from it: threads that
         # do not inherit a settings context (the event worker, future callbacks) read
         # those, and would otherwise start an ephemeral server of their own.

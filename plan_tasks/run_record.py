@@ -118,6 +118,7 @@ class RunRecord:
         self.update_plan = update_plan
         self.run_id: str | None = None
         self._plan_lock = threading.Lock()
+        self._started: set[str] = set()  # tasks this run marked in_progress
         # deferred: changes go through a StatusWriter (a run); otherwise each is its own transaction.
         self._writer = StatusWriter(paths) if deferred else None
 
@@ -156,11 +157,12 @@ class RunRecord:
         task that may have started ``in_progress`` (it runs again on resume).
         """
         at = doc.now_iso()
+        self._started.add(task_id)
 
         def change(document: doc.Document) -> None:
             task = doc.set_status(document, task_id, "in_progress", at=at)
-            if attempt > 1:
-                task["retryCount"] = attempt - 1
+            if attempt > 1 or "retryCount" in task:
+                task["retryCount"] = attempt - 1  # a new run's first attempt starts the retry budget afresh
 
         self._change(change, wait=True)
 
@@ -192,16 +194,45 @@ class RunRecord:
 
         self._change(change)
 
-    def skipped(self, task_ids: list[str], reasons: dict[str, str]) -> None:
+    def skipped(self, task_ids: list[str], reasons: dict[str, str], because_of: dict[str, str]) -> None:
+        """Skip tasks because a task they depend on failed (they run again once it is fixed)."""
         if not task_ids:
             return
         at = doc.now_iso()
 
         def change(document: doc.Document) -> None:
             for task_id in task_ids:
-                doc.set_status(document, task_id, "skipped", at=at, skipReason=reasons.get(task_id))
+                doc.mark_skipped(document, task_id, doc.SKIP_FAILURE, reasons.get(task_id),
+                                 because_of=because_of.get(task_id), at=at)
 
         self._change(change)
+
+    def was_started(self, task_id: str) -> bool:
+        return task_id in self._started
+
+    def interrupted(self, task_id: str, note: str) -> None:
+        """Put a task the run stopped back to ``pending``, saying so in its notes."""
+        at = doc.now_iso()
+
+        def change(document: doc.Document) -> None:
+            task = doc.set_status(document, task_id, "pending", at=at, notes=note)
+            task.pop("completedAt", None)
+            task.pop("duration", None)
+
+        self._change(change)
+
+    def log_attempt(self, task_id: str, attempt: int, heading: str, output: str) -> str:
+        """Append an attempt's whole output to the task's log file; its path, relative to the root.
+
+        One file per task (``logs/<id>.log`` in the plan's output folder), every
+        attempt of every run in it, each under a heading line.
+        """
+        target = self.paths.output_dir / "logs" / f"{task_id.replace('/', '-')}.log"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open(target, "a", encoding="utf-8", errors="replace") as log:
+            log.write(f"===== {doc.now_iso()} task {task_id} attempt {attempt}: {heading}\n")
+            log.write(output if output.endswith("\n") or not output else output + "\n")
+        return self.paths.relative(target)
 
     def end(self, completed: int, failed: int) -> list[str]:
         """Write what is pending, close the run record; returns status write errors met."""
@@ -247,31 +278,30 @@ class RunRecord:
 _PHASE_SELECTOR = re.compile(r"^(?:phase|p):(?P<label>\d+(?:\.\d+)*)$", re.IGNORECASE)
 
 
-def tasks_to_run(plan: Plan, snapshot: dict[str, Any], selection: tuple[str, ...] | list[str] = ()) -> list[str]:
+def tasks_to_run(plan: Plan, snapshot: dict[str, Any], selection: tuple[str, ...] | list[str] = (),
+                 predecessors: dict[str, list[str]] | None = None) -> list[str]:
     """The tasks a run executes, as the seed's ``plan:batch`` selects them:
     every unfinished task, or the listed ids, or ``phase:N`` / ``p:N``.
 
-    Completed and skipped tasks never run again; a task left ``in_progress`` by
-    a dead run, or failed, does.
+    A task named by its id runs whatever its status. Otherwise completed tasks
+    and tasks skipped on purpose (by the plan, ``mark-skipped``) never run
+    again; pending, failed and interrupted (``in_progress``) ones do, and so
+    does a task skipped because a task it depends on failed, once that cause
+    is gone: each of its ``predecessors`` is completed, skipped on purpose, or
+    runs again in this run.
     """
-    status_of = {task.get("id"): task.get("status") for task in snapshot["tasks"]}
+    entries = {task.get("id"): task for task in snapshot["tasks"]}
     chosen: list[str] = []
+    named: set[str] = set()
     for selector in selection or ("all",):
         phase = _PHASE_SELECTOR.match(selector)
         if selector == "all":
             chosen.extend(plan.task_by_id)
         elif phase:
-            label = phase.group("label")
-            # `phase:3` is the phase labelled 3; only without one, every phase numbered 3 (3.1, 3.2).
-            matching = [p for p in plan.phases if p.label == label] or [
-                p for p in plan.phases if str(p.number) == label]
-            if not matching:
-                known = ", ".join(p.label for p in plan.phases)
-                raise PlanError(f"no phase {label} in {plan.path}", f"phases are: {known}")
-            for found in matching:
-                chosen.extend(found.task_ids)
+            chosen.extend(_phase_tasks(plan, phase.group("label")))
         elif selector in plan.task_by_id:
             chosen.append(selector)
+            named.add(selector)
         else:
             import difflib
 
@@ -279,4 +309,42 @@ def tasks_to_run(plan: Plan, snapshot: dict[str, Any], selection: tuple[str, ...
             raise PlanError(f"no task {selector} in {plan.path}",
                             f"did you mean {close[0]}?" if close else "select tasks by id, `phase:N` or `p:N`")
     unique = list(dict.fromkeys(chosen))
-    return [task_id for task_id in unique if status_of.get(task_id) not in doc.FINISHED]
+    skipped_for_failure = {task_id for task_id in unique if task_id not in named
+                           and doc.skip_cause(entries.get(task_id) or {}) == doc.SKIP_FAILURE}
+    run = {task_id for task_id in unique if task_id in named or task_id in skipped_for_failure
+           or (entries.get(task_id) or {}).get("status") not in doc.FINISHED}
+    _drop_skipped_whose_cause_remains(run, skipped_for_failure, entries, predecessors or {})
+    return [task_id for task_id in unique if task_id in run]
+
+
+def _phase_tasks(plan: Plan, label: str) -> list[str]:
+    # `phase:3` is the phase labelled 3; only without one, every phase numbered 3 (3.1, 3.2).
+    matching = [p for p in plan.phases if p.label == label] or [p for p in plan.phases if str(p.number) == label]
+    if not matching:
+        known = ", ".join(p.label for p in plan.phases)
+        raise PlanError(f"no phase {label} in {plan.path}", f"phases are: {known}")
+    return [task_id for found in matching for task_id in found.task_ids]
+
+
+def _drop_skipped_whose_cause_remains(run: set[str], candidates: set[str], entries: dict[Any, dict[str, Any]],
+                                      predecessors: dict[str, list[str]]) -> None:
+    """Remove from ``run`` the failure-skipped ``candidates`` that would still
+    wait for an unfinished task this run does not execute (and, in turn, the
+    candidates waiting for those)."""
+
+    def blocked(task_id: str) -> bool:
+        for upstream in predecessors.get(task_id, ()):
+            if upstream in run:
+                continue
+            entry = entries.get(upstream) or {}
+            if entry.get("status") != "completed" and doc.skip_cause(entry) in (None, doc.SKIP_FAILURE):
+                return True
+        return False
+
+    changed = True
+    while changed:
+        changed = False
+        for task_id in sorted(candidates & run):
+            if blocked(task_id):
+                run.discard(task_id)
+                changed = True

@@ -17,7 +17,8 @@ from typing import Any, TextIO
 from plan_tasks.scheduler import Progress
 from plan_tasks.status.document import now_iso
 
-SYMBOLS = {"started": "▶", "completed": "✓", "failed": "✗", "skipped": "⊘", "retrying": "↻"}
+SYMBOLS = {"started": "▶", "completed": "✓", "failed": "✗", "skipped": "⊘", "retrying": "↻", "interrupted": "■"}
+TAIL_LINES = 5  # of a failed task's output, shown under its line (its log file has the rest)
 EmitCallback = Callable[[str, dict[str, Any]], None]
 
 
@@ -34,15 +35,19 @@ class RunReporter:
         self._jsonl = open(events_jsonl, "a", encoding="utf-8") if events_jsonl else None  # noqa: SIM115
 
     def task_event(self, kind: str, task_id: str, title: str, **payload: Any) -> None:
+        output = payload.pop("output", "")  # for the terminal only: events carry the log's path instead
         record = {"event": f"plan.task.{kind}", "occurred": now_iso(), "plan": self.plan_name,
-                  "task": task_id, "title": title, **payload}
+                  "task": task_id, "title": title, **{k: v for k, v in payload.items() if v is not None}}
         with self._lock:
             if self._jsonl:
                 self._jsonl.write(json.dumps(record, ensure_ascii=False) + "\n")
                 self._jsonl.flush()
-            self._stream.write(self._line(kind, task_id, title, payload) + "\n")
+            text = self._line(kind, task_id, title, payload) + "\n"
+            if kind == "failed":
+                text += _failure_details(output, payload.get("log"))
+            self._stream.write(text)
             self._stream.flush()
-        if self._emit and kind != "retrying":
+        if self._emit and kind not in ("retrying", "interrupted"):
             self._emit(kind, record)
 
     def _line(self, kind: str, task_id: str, title: str, payload: dict[str, Any]) -> str:
@@ -52,7 +57,7 @@ class RunReporter:
             detail = f"  {payload['duration_seconds']:.1f} s"
         elif kind in ("failed", "retrying") and payload.get("error"):
             detail = f"  {payload.get('category', '')}: {str(payload['error']).splitlines()[0][:100]}"
-        elif kind == "skipped" and payload.get("reason"):
+        elif kind in ("skipped", "interrupted") and payload.get("reason"):
             detail = f"  ({payload['reason']})"
         eta = progress.eta_seconds(self.max_parallel)
         eta_text = f", ETA {eta:.0f} s" if eta is not None and progress.settled < progress.total else ""
@@ -63,3 +68,12 @@ class RunReporter:
     def close(self) -> None:
         if self._jsonl:
             self._jsonl.close()
+
+
+def _failure_details(output: str, log: str | None) -> str:
+    """The last lines a failed task printed, and where the rest is."""
+    lines = [line.rstrip() for line in output.splitlines() if line.strip()][-TAIL_LINES:]
+    text = "".join(f"      │ {line[:200]}\n" for line in lines)
+    if log:
+        text += f"      whole output: {log}\n"
+    return text

@@ -18,6 +18,10 @@ that needs more slots than are free is passed over by lighter ones at most
 task fails, every task that transitively waits for it is skipped at once, with
 the reason; independent work goes on. Tasks are only handed out when they can
 start, so no worker thread ever blocks waiting on an upstream task.
+
+:meth:`RunScheduler.cancel` (Ctrl-C, SIGTERM) stops the handing out: waiting
+tasks settle as cancelled, and running ones, once stopped, finish as
+interrupted; neither skips its dependants, since nothing failed.
 """
 
 from __future__ import annotations
@@ -31,11 +35,12 @@ from dataclasses import dataclass, field
 from plan_tasks.graph import PlanGraph
 
 WAITING, RUNNING, COMPLETED, FAILED, SKIPPED = "waiting", "running", "completed", "failed", "skipped"
+INTERRUPTED, CANCELLED = "interrupted", "cancelled"  # stopped while running; never started (run stopped)
 # How many times lighter tasks may take freed slots while the first task in
 # hand-out order waits for enough of them at once; then the slots are kept for it.
 # Without a bound a CRITICAL task could wait as long as lighter ones keep coming.
 BYPASS_LIMIT = 4
-SETTLED = frozenset({COMPLETED, FAILED, SKIPPED})
+SETTLED = frozenset({COMPLETED, FAILED, SKIPPED, INTERRUPTED, CANCELLED})
 
 
 @dataclass
@@ -44,12 +49,14 @@ class Progress:
     completed: int = 0
     failed: int = 0
     skipped: int = 0
+    interrupted: int = 0  # running when the run was stopped; back to pending
+    not_started: int = 0  # waiting when the run was stopped
     running: int = 0
     durations: list[float] = field(default_factory=list)
 
     @property
     def settled(self) -> int:
-        return self.completed + self.failed + self.skipped
+        return self.completed + self.failed + self.skipped + self.interrupted
 
     def eta_seconds(self, max_parallel: int) -> float | None:
         """Remaining work at the mean duration so far, spread over the slots."""
@@ -102,6 +109,8 @@ class RunScheduler:
                 self._pool[graph.phase_of[task_id]].add(task_id)
         self.progress = Progress(total=len(selected))
         self.skip_reasons: dict[str, str] = {}
+        self.skipped_because_of: dict[str, str] = {}  # skipped task -> the failed task behind it
+        self.cancelled = False
         self._finishes = 0  # how many tasks finished so far: what wait() waits for to change
         self._heaviest = max((self._slots_of(task_id) for task_id in selected), default=1)
         self._passed_over: dict[str, int] = {}  # head task waiting for slots -> takes that started others
@@ -147,6 +156,8 @@ class RunScheduler:
         """
         with self._lock:
             taken: list[str] = []
+            if self.cancelled:
+                return taken
             if phase is not None:
                 self._taking_phases.add(phase)
             reserved = self._reserved
@@ -180,8 +191,12 @@ class RunScheduler:
                         self._reserved = head
             return taken
 
-    def finish(self, task_id: str, succeeded: bool) -> list[str]:
-        """Record a task's end; returns the tasks skipped because it failed."""
+    def finish(self, task_id: str, succeeded: bool, interrupted: bool = False) -> list[str]:
+        """Record a task's end; returns the tasks skipped because it failed.
+
+        ``interrupted``: the run stopped it (see :meth:`cancel`); it failed at
+        nothing, so its dependants are not skipped.
+        """
         with self._lock:
             if self._state[task_id] != RUNNING:
                 raise ValueError(f"task {task_id} is not running")
@@ -191,11 +206,27 @@ class RunScheduler:
                     del self._busy_files[path]
             self.progress.running -= 1
             self.progress.durations.append(time.monotonic() - self._started_at.pop(task_id))
-            self._settle(task_id, COMPLETED if succeeded else FAILED)
-            skipped = [] if succeeded else self._skip_dependants(task_id)
+            if interrupted:
+                self._settle(task_id, INTERRUPTED)
+                skipped = []
+            else:
+                self._settle(task_id, COMPLETED if succeeded else FAILED)
+                skipped = [] if succeeded else self._skip_dependants(task_id)
             self._finishes += 1
             self._lock.notify_all()
             return skipped
+
+    def cancel(self) -> list[str]:
+        """Stop handing out tasks: every waiting task settles as cancelled (it
+        stays pending in status.json); returns the tasks still running."""
+        with self._lock:
+            self.cancelled = True
+            self._reserved = None
+            for task_id in self._graph.task_ids:
+                if self._state[task_id] == WAITING:
+                    self._settle(task_id, CANCELLED)
+            self._lock.notify_all()
+            return [task_id for task_id in self._graph.task_ids if self._state[task_id] == RUNNING]
 
     @property
     def finishes(self) -> int:
@@ -227,8 +258,12 @@ class RunScheduler:
             self.progress.completed += 1
         elif state == FAILED:
             self.progress.failed += 1
-        else:
+        elif state == SKIPPED:
             self.progress.skipped += 1
+        elif state == INTERRUPTED:
+            self.progress.interrupted += 1
+        else:
+            self.progress.not_started += 1  # the run was stopped before it could start
 
     def _skip_dependants(self, failed: str) -> list[str]:
         skipped, stack = [], list(self._graph.successors[failed])
@@ -237,6 +272,7 @@ class RunScheduler:
             if self._state[task_id] != WAITING:
                 continue
             self.skip_reasons[task_id] = f"depends on failed task {failed}"
+            self.skipped_because_of[task_id] = failed
             self._settle(task_id, SKIPPED)
             skipped.append(task_id)
             stack.extend(self._graph.successors[task_id])

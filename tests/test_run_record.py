@@ -20,7 +20,8 @@ import pytest
 
 from plan_tasks.cli import main
 from plan_tasks.errors import PlanError
-from plan_tasks.load import load_plan
+from plan_tasks.graph import build_graph
+from plan_tasks.load import load_plan, load_text
 from plan_tasks.model import Plan
 from plan_tasks.run_record import RunRecord, tasks_to_run
 from plan_tasks.run_report import RunReporter
@@ -194,18 +195,49 @@ def test_completed_without_findings_writes_no_findings_file(project: Path) -> No
     assert list(record.paths.findings_dir.iterdir()) == []
 
 
-def test_skipped_sets_each_reason(project: Path) -> None:
+def test_skipped_sets_each_reason_and_its_failed_cause(project: Path) -> None:
     record = begun(project)
-    record.skipped(["1.2", "2.1"], {"1.2": "depends on failed task 1.1", "2.1": "depends on failed task 1.1"})
+    record.skipped(["1.2", "2.1"], {"1.2": "depends on failed task 1.1", "2.1": "depends on failed task 1.1"},
+                   {"1.2": "1.1", "2.1": "1.1"})
     for task_id in ("1.2", "2.1"):
         task = entry(record, task_id)
         assert (task["status"], task["skipReason"]) == ("skipped", "depends on failed task 1.1")
+        assert task["planTasks"] == {"skipCause": "failure", "skippedBecauseOf": "1.1"}
     assert status_of(record)["summary"]["skipped"] == 2
+
+
+def test_a_skipped_task_that_starts_again_loses_its_skip_fields(project: Path) -> None:
+    record = begun(project)
+    record.skipped(["1.2"], {"1.2": "depends on failed task 1.1"}, {"1.2": "1.1"})
+    record.started("1.2")
+    task = entry(record, "1.2")
+    assert task["status"] == "in_progress"
+    assert "skipReason" not in task and "planTasks" not in task
+
+
+def test_interrupted_puts_a_task_back_to_pending_with_a_note(project: Path) -> None:
+    record = begun(project)
+    record.started("1.1")
+    record.interrupted("1.1", "interrupted by Ctrl-C")
+    task = entry(record, "1.1")
+    assert (task["status"], task["notes"]) == ("pending", "interrupted by Ctrl-C")
+    assert record.was_started("1.1") and not record.was_started("1.2")
+
+
+def test_log_attempt_appends_every_attempt_under_a_heading(project: Path) -> None:
+    record = begun(project)
+    first = record.log_attempt("2.1", 1, "failed, transient: exit code 75", "compiler error: missing semicolon\n")
+    second = record.log_attempt("2.1", 2, "completed", "ok")
+    assert first == second == "docs/plan-outputs/demo/logs/2.1.log"
+    text = (project / first).read_text(encoding="utf-8")
+    assert text.count("===== ") == 2
+    assert "task 2.1 attempt 1: failed, transient: exit code 75\ncompiler error: missing semicolon\n" in text
+    assert text.endswith("task 2.1 attempt 2: completed\nok\n")
 
 
 def test_skipped_with_no_tasks_writes_nothing(project: Path) -> None:
     record = record_for(project)
-    record.skipped([], {})
+    record.skipped([], {}, {})
     assert not record.paths.status_file.exists()
 
 
@@ -306,7 +338,7 @@ def snapshot_with(plan: Plan, statuses: dict[str, str]) -> dict[str, Any]:
     ((), ["1.2", "2.1", "2.2", "3.1", "3.1.1"]),
     (("all",), ["1.2", "2.1", "2.2", "3.1", "3.1.1"]),
     (("2.2", "1.2"), ["2.2", "1.2"]),
-    (("1.1", "1.3", "3.1"), ["3.1"]),
+    (("1.1", "1.3", "3.1"), ["1.1", "1.3", "3.1"]),  # a task named by id runs whatever its status
     (("phase:2",), ["2.1", "2.2"]),
     (("p:2",), ["2.1", "2.2"]),
     (("Phase:2",), ["2.1", "2.2"]),
@@ -318,6 +350,59 @@ def snapshot_with(plan: Plan, statuses: dict[str, str]) -> dict[str, Any]:
 def test_tasks_to_run_selects_unfinished_tasks(demo_plan: Plan, selection: tuple[str, ...],
                                                expected: list[str]) -> None:
     assert tasks_to_run(demo_plan, snapshot_with(demo_plan, STATUSES), selection) == expected
+
+
+def skipped_entry(task_id: str, cause: str | None, reason: str = "why") -> dict[str, Any]:
+    entry: dict[str, Any] = {"id": task_id, "status": "skipped", "skipReason": reason}
+    if cause is not None:
+        entry["planTasks"] = {"skipCause": cause}
+    return entry
+
+
+@pytest.mark.parametrize(("entries", "expected"), [
+    # 2.1 failed, its dependants 2.2 and 3.1 were skipped for it: all three run again.
+    ({"2.1": {"status": "failed"}, "2.2": skipped_entry("2.2", "failure"), "3.1": skipped_entry("3.1", "failure")},
+     ["1.1", "1.2", "1.3", "2.1", "2.2", "3.1", "3.1.1"]),
+    # skipped on purpose (mark-skipped, the plan): stays skipped.
+    ({"2.2": skipped_entry("2.2", "manual"), "3.1": skipped_entry("3.1", "plan")},
+     ["1.1", "1.2", "1.3", "2.1", "3.1.1"]),
+    # written before skipCause existed: the run's own reason says it was a failure.
+    ({"2.1": {"status": "completed"}, "2.2": skipped_entry("2.2", None, "depends on failed task 2.1")},
+     ["1.1", "1.2", "1.3", "2.2", "3.1", "3.1.1"]),
+    ({"2.2": skipped_entry("2.2", None, "not needed")}, ["1.1", "1.2", "1.3", "2.1", "3.1", "3.1.1"]),
+], ids=["failure-skipped run again", "skipped on purpose stay", "legacy failure reason", "legacy manual reason"])
+def test_tasks_to_run_reruns_tasks_skipped_because_of_a_failure(demo_plan: Plan, entries: dict[str, Any],
+                                                               expected: list[str]) -> None:
+    snapshot = {"tasks": [{"id": task.id, "status": "pending", **entries.get(task.id, {})}
+                          for task in demo_plan.tasks]}
+    graph = build_graph(demo_plan)
+    assert tasks_to_run(demo_plan, snapshot, (), graph.predecessors) == expected
+
+
+CHAIN = """# Plan: Chain
+
+## Phase 1: One
+
+- [ ] 1.1 Build the base
+- [ ] 1.2 Build the rest (depends on 1.1)
+
+## Phase 2: Two
+
+- [ ] 2.1 Use the base (depends on 1.1)
+- [ ] 2.2 Use it more (depends on 2.1)
+"""
+
+
+def test_a_failure_skipped_task_stays_skipped_while_its_cause_is_outside_the_run() -> None:
+    loaded = load_text(CHAIN, "chain.md")
+    snapshot = {"tasks": [{"id": "1.1", "status": "failed"}, {"id": "1.2", "status": "pending"},
+                          skipped_entry("2.1", "failure"), skipped_entry("2.2", "failure")]}
+    predecessors = loaded.graph.predecessors
+    # 1.1 is not run by `phase:2`: what 2.1 and 2.2 were skipped for remains.
+    assert tasks_to_run(loaded.plan, snapshot, ("phase:2",), predecessors) == []
+    assert tasks_to_run(loaded.plan, snapshot, (), predecessors) == ["1.1", "1.2", "2.1", "2.2"]
+    # Named by id, a task runs whatever its status and whatever it waits for.
+    assert tasks_to_run(loaded.plan, snapshot, ("2.2",), predecessors) == ["2.2"]
 
 
 @pytest.mark.parametrize(("selector", "message", "hint"), [
@@ -404,7 +489,7 @@ def test_a_deferred_record_writes_changes_in_order_with_the_times_they_happened(
     record.completed("1.1", "done")
     record.started("1.2")
     record.failed("1.2", "boom", "permanent", 1)
-    record.skipped(["2.1"], {"2.1": "depends on failed task 1.2"})
+    record.skipped(["2.1"], {"2.1": "depends on failed task 1.2"}, {"2.1": "1.2"})
     assert record.end(1, 1) == []
     record.close()
     tasks = {task["id"]: task for task in status_of(record)["tasks"]}

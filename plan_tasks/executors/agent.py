@@ -74,11 +74,11 @@ def run_agent(request: TaskRequest) -> TaskOutcome:
         raise TaskFailure(f"agent command cannot be run: {request.agent_command[0]}: {error.strerror or error}",
                           "permanent") from None
     if finished.timed_out:
-        raise TaskFailure(f"agent timed out after {request.timeout:g} s", "transient")
+        raise TaskFailure(f"agent timed out after {request.timeout:g} s", "transient", finished.output)
     if finished.returncode != 0:
         how = f"killed by signal {-finished.returncode}" if finished.returncode < 0 else f"exit code {finished.returncode}"
         raise TaskFailure(f"agent failed ({how}): {finished.output[-2000:]}",
-                          classify_exit(finished.returncode, finished.output))
+                          classify_exit(finished.returncode, finished.output), finished.output)
     blocks, findings = parse_answer(finished.output)
     written = write_blocks(request.root, blocks)
     return TaskOutcome(output=finished.output, findings=findings or None, files_written=tuple(written))

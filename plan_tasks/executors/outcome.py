@@ -16,7 +16,7 @@ from typing import Literal
 
 from plan_tasks.model import Task
 
-Category = Literal["transient", "permanent"]
+Category = Literal["transient", "permanent", "interrupted"]  # interrupted: the run was stopped (never retried)
 
 EXIT_TEMPFAIL = 75  # sysexits.h EX_TEMPFAIL: "try again later"
 TRANSIENT_TEXT = re.compile(
@@ -50,10 +50,11 @@ class TaskOutcome:
 class TaskFailure(Exception):
     """A task failed; ``category`` says whether retrying can help."""
 
-    def __init__(self, message: str, category: Category) -> None:
+    def __init__(self, message: str, category: Category, output: str = "") -> None:
         super().__init__(message)
         self.message = message
         self.category = category
+        self.output = output  # what the attempt printed (stdout and stderr), for its log file
 
     def __str__(self) -> str:
         return f"{self.category}: {self.message}"

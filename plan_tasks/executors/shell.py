@@ -17,8 +17,10 @@ def run_shell(request: TaskRequest) -> TaskOutcome:
     shell = shutil.which("bash") or "/bin/sh"
     finished = run_process([shell, "-e", "-c", script], request.root, timeout=request.timeout)
     if finished.timed_out:
-        raise TaskFailure(f"timed out after {request.timeout:g} s\n{finished.output[-2000:]}", "transient")
+        raise TaskFailure(f"timed out after {request.timeout:g} s\n{finished.output[-2000:]}", "transient",
+                          finished.output)
     if finished.returncode != 0:
         how = f"killed by signal {-finished.returncode}" if finished.returncode < 0 else f"exit code {finished.returncode}"
-        raise TaskFailure(f"{how}\n{finished.output[-2000:]}", classify_exit(finished.returncode, finished.output))
+        raise TaskFailure(f"{how}\n{finished.output[-2000:]}", classify_exit(finished.returncode, finished.output),
+                          finished.output)
     return TaskOutcome(output=finished.output, findings=finished.output or None)
