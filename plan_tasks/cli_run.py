@@ -107,6 +107,8 @@ def _quiet_prefect(verbose: bool) -> None:
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "CRITICAL")
         os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "ERROR")
         os.environ.setdefault("PREFECT_LOGGING_SERVER_LEVEL", "ERROR")
+        # Prefect's background services ("EventsWorker - Still processing items") log here.
+        os.environ.setdefault("PREFECT_INTERNAL_LOGGING_LEVEL", "ERROR")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -218,9 +220,10 @@ def _on_own_thread(call: Any, stop: Any) -> Any:
 def _report(paths: Any, state: Any, elapsed: float, stop: Any) -> int:
     """The run's last words: one summary line on stdout (progress went to stderr)."""
     from plan_tasks.compile import PlanRunFailed
+    from plan_tasks.run_report import display_path
 
     result = state.result(raise_on_failure=False)
-    status = f"status: {paths.relative(paths.status_file)}"
+    status = f"status: {display_path(paths.status_file)}"
     if state.is_cancelled() and isinstance(result, dict):
         stopped = ", ".join(result.get("interrupted") or []) or "no task was running"
         print(f"{paths.plan_ref}: interrupted by {stop.name} after {elapsed:.1f} s: {stopped}"

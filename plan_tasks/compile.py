@@ -184,9 +184,12 @@ def execute_plan_task(run_key: str, task_id: str) -> Any:
 
 
 def _log_attempt(run: ActiveRun, task_id: str, attempt: int, heading: str, output: str) -> str | None:
-    """The attempt's whole output in the task's log file; its path (None when it could not be written)."""
+    """The attempt's whole output in the task's log file; its path as the terminal shows it
+    (None when it could not be written)."""
+    from plan_tasks.run_report import display_path
+
     try:
-        return run.record.log_attempt(task_id, attempt, heading, output)
+        return display_path(run.record.log_attempt(task_id, attempt, heading, output))
     except OSError as error:
         print(f"plan-tasks: warning: could not write the log of task {task_id}: {error}", file=sys.stderr)
         return None

@@ -16,6 +16,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from plan_tasks.errors import PlanError
@@ -221,8 +222,8 @@ class RunRecord:
 
         self._change(change)
 
-    def log_attempt(self, task_id: str, attempt: int, heading: str, output: str) -> str:
-        """Append an attempt's whole output to the task's log file; its path, relative to the root.
+    def log_attempt(self, task_id: str, attempt: int, heading: str, output: str) -> Path:
+        """Append an attempt's whole output to the task's log file; returns the file's path.
 
         One file per task (``logs/<id>.log`` in the plan's output folder), every
         attempt of every run in it, each under a heading line.
@@ -232,7 +233,7 @@ class RunRecord:
         with open(target, "a", encoding="utf-8", errors="replace") as log:
             log.write(f"===== {doc.now_iso()} task {task_id} attempt {attempt}: {heading}\n")
             log.write(output if output.endswith("\n") or not output else output + "\n")
-        return self.paths.relative(target)
+        return target
 
     def end(self, completed: int, failed: int) -> list[str]:
         """Write what is pending, close the run record; returns status write errors met."""

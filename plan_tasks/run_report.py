@@ -9,9 +9,11 @@ that the Prefect flow uses to emit the same event to Prefect.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TextIO
 
 from plan_tasks.scheduler import Progress
@@ -77,3 +79,13 @@ def _failure_details(output: str, log: str | None) -> str:
     if log:
         text += f"      whole output: {log}\n"
     return text
+
+
+def display_path(path: Path) -> str:
+    """A path as the user can use it from where they typed the command:
+    relative to the current directory when it is below it, else absolute."""
+    absolute = path.resolve()
+    try:
+        return absolute.relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return str(absolute) if os.path.isabs(path) or ".." in path.parts else absolute.as_posix()

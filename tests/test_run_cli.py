@@ -158,7 +158,7 @@ def test_run_with_a_failed_task_exits_1_without_a_traceback(cli_env: dict[str, s
     assert result.returncode == 1, result.stdout + result.stderr
     # The result is on stdout (progress and failure details on stderr), its last line names status.json.
     assert "failures.md: 3 completed, 2 failed, 3 skipped in " in result.stdout
-    assert result.stdout.rstrip().endswith("status: docs/plan-outputs/failures/status.json")
+    assert result.stdout.rstrip().endswith("status: project/docs/plan-outputs/failures/status.json")
     assert_quiet(result.stdout + result.stderr)
     statuses = {task_id: task["status"] for task_id, task in read_tasks(plan.parent, "failures").items()}
     assert statuses == {"1.1": "failed", "1.2": "skipped", "1.3": "skipped", "1.4": "completed",

@@ -228,8 +228,8 @@ def test_log_attempt_appends_every_attempt_under_a_heading(project: Path) -> Non
     record = begun(project)
     first = record.log_attempt("2.1", 1, "failed, transient: exit code 75", "compiler error: missing semicolon\n")
     second = record.log_attempt("2.1", 2, "completed", "ok")
-    assert first == second == "docs/plan-outputs/demo/logs/2.1.log"
-    text = (project / first).read_text(encoding="utf-8")
+    assert first == second == record.paths.output_dir / "logs" / "2.1.log"
+    text = first.read_text(encoding="utf-8")
     assert text.count("===== ") == 2
     assert "task 2.1 attempt 1: failed, transient: exit code 75\ncompiler error: missing semicolon\n" in text
     assert text.endswith("task 2.1 attempt 2: completed\nok\n")
