@@ -36,10 +36,13 @@ from interleave import plan_tasks_command, time_interleaved  # noqa: E402
 REPOSITORY = Path(__file__).resolve().parents[1]
 
 
-def _process(argv: list[str], env: dict[str, str]) -> Callable[[], float]:
+def _process(argv: list[str], env: dict[str, str], cwd: Path) -> Callable[[], float]:
     def timed() -> float:
         start = time.perf_counter()
-        result = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, check=False)
+        # The working directory is not the repository: `python -m` puts it first
+        # on sys.path, where it would shadow the baseline's package.
+        result = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=cwd,
+                                check=False)
         elapsed = time.perf_counter() - start
         if result.returncode != 0:
             raise SystemExit(f"{' '.join(argv)} exited {result.returncode}:\n{result.stderr.decode()}")
@@ -65,14 +68,14 @@ def run(rounds: int, phases: int, tasks_per_phase: int, baseline: str | None) ->
         root = ["--root", str(work / "project")]
         command = plan_tasks_command()
         contenders = {
-            "a": ("show", _process([*command, "show", str(plan)], env)),
-            "b": ("run --dry-run", _process([*command, "run", str(plan), "--dry-run", *root], env)),
+            "a": ("show", _process([*command, "show", str(plan)], env, work)),
+            "b": ("run --dry-run", _process([*command, "run", str(plan), "--dry-run", *root], env, work)),
         }
         if baseline:
             old = _extract(baseline, Path(tempfile.mkdtemp(dir=work)))
             old_env = {**env, "PYTHONPATH": str(old)}
             argv = [sys.executable, "-m", "plan_tasks", "run", str(plan), "--dry-run", *root]
-            contenders["c"] = (f"run --dry-run at {baseline}", _process(argv, old_env))
+            contenders["c"] = (f"run --dry-run at {baseline}", _process(argv, old_env, work))
         results = time_interleaved(contenders, rounds, warm_up=False)
     return {"tasks": phases * tasks_per_phase, "rounds": rounds, "results": results}
 
