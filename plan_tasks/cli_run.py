@@ -88,7 +88,8 @@ def _needs_agent(task: Any) -> bool:
 
 def _dry_run(loaded: Any, selected: list[str], args: argparse.Namespace) -> int:
     graph = loaded.graph
-    finished = [task_id for task_id in graph.task_ids if task_id not in set(selected)]
+    to_run = set(selected)  # built once: a set per task made this quadratic (30 s at 20,000 tasks)
+    finished = [task_id for task_id in graph.task_ids if task_id not in to_run]
     groups = graph.levels(args.phase_gate, finished)
     path, weight = graph.critical_path(args.phase_gate, finished)
     print(f"{loaded.plan.title}: {len(selected)} task(s) to run, phase gate {args.phase_gate:g}")

@@ -17,7 +17,10 @@ from plan_tasks.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 PLANS = Path(__file__).parent / "fixtures" / "plans"
-CORPUS_PLAN = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "seed-format" / "documentation-cleanup.md"
+# Real-world shaped plans, read through the `plan_file` fixture (conftest.py): the
+# one written for these tests runs everywhere, the corpus one where the corpus is.
+WRITTEN = "valid/search-rebuild.md"
+CORPUS = "corpus:seed-format/documentation-cleanup.md"
 SMALL = "valid/small.md"  # relative to PLANS, the working directory of run_cli
 SMALL_OK = (
     "valid/small.md: ok: 8 tasks in 2 phases, 1 dependency, 3 sequential and "
@@ -33,11 +36,6 @@ def run_cli(*args: str, cwd: Path = PLANS, stdout: int | None = subprocess.PIPE)
     )
 
 
-def corpus_plan() -> str:
-    assert CORPUS_PLAN.is_file(), f"corpus plan missing: {CORPUS_PLAN}"
-    return str(CORPUS_PLAN)
-
-
 def assert_no_traceback(result: subprocess.CompletedProcess[str]) -> None:
     assert "Traceback" not in result.stderr, result.stderr
 
@@ -45,12 +43,21 @@ def assert_no_traceback(result: subprocess.CompletedProcess[str]) -> None:
 # -- validate ----------------------------------------------------------------
 
 
-def test_validate_prints_one_ok_line_per_valid_plan_and_exits_0() -> None:
-    result = run_cli("validate", SMALL, corpus_plan())
+@pytest.mark.parametrize(
+    ("plan_file", "summary"),
+    [
+        (WRITTEN, "ok: 19 tasks in 4 phases, 3 dependencies, 6 sequential and 1 file-conflict edges, "
+                  "critical path weight 15"),
+        (CORPUS, "ok: 47 tasks in 7 phases, "),
+    ],
+    indirect=["plan_file"], ids=["written", "corpus"],
+)
+def test_validate_prints_one_ok_line_per_valid_plan_and_exits_0(plan_file: Path, summary: str) -> None:
+    result = run_cli("validate", SMALL, str(plan_file))
     assert (result.returncode, result.stderr) == (0, "")
-    small, corpus = result.stdout.splitlines()
+    small, other = result.stdout.splitlines()
     assert small == SMALL_OK
-    assert corpus.startswith(f"{corpus_plan()}: ok: 47 tasks in 7 phases, ")
+    assert other.startswith(f"{plan_file}: {summary}")
 
 
 def test_validate_prints_every_problem_with_location_and_hint_and_exits_2() -> None:
@@ -155,15 +162,16 @@ def test_an_invalid_plan_makes_show_and_graph_print_its_problems_and_return_2(
     )
 
 
+@pytest.mark.parametrize("plan_file", [WRITTEN, CORPUS], indirect=True, ids=["written", "corpus"])
 @pytest.mark.parametrize(
     "command",
-    [["show", "CORPUS"], ["show", "--json", "CORPUS"], ["graph", "--format", "dot", "CORPUS"], ["validate", SMALL]],
+    [["show", "PLAN"], ["show", "--json", "PLAN"], ["graph", "--format", "dot", "PLAN"], ["validate", "PLAN"]],
     ids=" ".join,
 )
-def test_a_reader_that_closed_the_pipe_gets_no_traceback(command: list[str]) -> None:
+def test_a_reader_that_closed_the_pipe_gets_no_traceback(command: list[str], plan_file: Path) -> None:
     # `plan-tasks show x.md | head -1` where head has already gone: the write end
     # is all that is left of the pipe, so every write fails with EPIPE.
-    command = [corpus_plan() if arg == "CORPUS" else arg for arg in command]
+    command = [str(plan_file) if arg == "PLAN" else arg for arg in command]
     read_end, write_end = os.pipe()
     os.close(read_end)
     try:
@@ -211,12 +219,25 @@ def test_show_with_gate_zero_groups_by_dependencies_only(capsys: pytest.CaptureF
     assert "Critical path (weight 6): 1.4 -> 2.1 -> 2.2 -> 2.3" in lines
 
 
-def test_show_of_the_corpus_plan_explains_its_execution_note_chain(capsys: pytest.CaptureFixture[str]) -> None:
-    lines = show(corpus_plan(), capsys=capsys)
-    assert "Phase 1: Quick Wins - File Cleanup  (10 tasks)" in lines
-    reason = "[after 1.3: execution note: 1.3 creates directory that 1.4-1.7 require]"
+@pytest.mark.parametrize(
+    ("plan_file", "phase", "reason", "waiting"),
+    [
+        (WRITTEN, "Phase 1: Staging Area  (8 tasks)",
+         "[after 1.2: execution note: 1.2 creates the staging folder that 1.3-1.6 fill]",
+         "1.3 Copy the products index into var/search/staging/products.idx"),
+        (CORPUS, "Phase 1: Quick Wins - File Cleanup  (10 tasks)",
+         "[after 1.3: execution note: 1.3 creates directory that 1.4-1.7 require]",
+         "1.4 Move docs/standards/analysis-command-selection-guide.md"),
+    ],
+    indirect=["plan_file"], ids=["written", "corpus"],
+)
+def test_show_of_a_real_plan_explains_its_execution_note_chain(
+    plan_file: Path, phase: str, reason: str, waiting: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = show(str(plan_file), capsys=capsys)
+    assert phase in lines
     waits = [line for line in lines if reason in line]
-    assert len(waits) == 1 and "1.4 Move docs/standards/analysis-command-selection-guide.md" in waits[0]
+    assert len(waits) == 1 and waiting in waits[0]
     assert lines[-1].startswith("Critical path (weight ")
 
 
@@ -231,10 +252,10 @@ def show_json(plan: str, capsys: pytest.CaptureFixture[str], *options: str) -> d
     return json.loads(capsys.readouterr().out)
 
 
-@pytest.mark.parametrize("plan", [str(PLANS / SMALL), str(CORPUS_PLAN)], ids=["small", "corpus"])
-def test_show_json_has_the_documented_keys_and_types(plan: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert Path(plan).is_file(), f"plan missing: {plan}"
-    data = show_json(plan, capsys)
+@pytest.mark.parametrize("plan_file", [SMALL, WRITTEN, CORPUS], indirect=True, ids=["small", "written", "corpus"])
+def test_show_json_has_the_documented_keys_and_types(plan_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert plan_file.is_file(), f"plan missing: {plan_file}"
+    data = show_json(str(plan_file), capsys)
     assert isinstance(data["title"], str)
     assert isinstance(data["phases"], list) and data["phases"]
     for phase in data["phases"]:
@@ -286,8 +307,10 @@ def test_graph_mermaid_is_a_flowchart_with_labelled_edges_and_phase_order() -> N
     assert sum(1 for line in lines if " -->|" in line) == 5
 
 
-def test_graph_dot_is_a_balanced_digraph_with_labelled_edges() -> None:
-    text = graph_output("dot", corpus_plan())
+@pytest.mark.parametrize("plan_file", [WRITTEN, CORPUS], indirect=True, ids=["written", "corpus"])
+def test_graph_dot_is_a_balanced_digraph_with_labelled_edges(plan_file: Path) -> None:
+    # Both plans have titles with quotes, backslashes and brackets to escape.
+    text = graph_output("dot", str(plan_file))
     assert text.startswith("digraph plan {")
     unquoted = re.sub(r'"(?:\\.|[^"\\])*"', '""', text)
     assert unquoted.count("{") == unquoted.count("}")

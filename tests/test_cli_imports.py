@@ -15,8 +15,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
-CORPUS_PLAN = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "seed-format" / "documentation-cleanup.md"
+# Read through the `plan_file` fixture (conftest.py): the written plan runs
+# everywhere, the corpus one where the corpus is.
+WRITTEN = "valid/search-rebuild.md"
+CORPUS = "corpus:seed-format/documentation-cleanup.md"
 
 # Runs the commands through plan_tasks.cli.main, then reports their exit codes
 # and every loaded module that is Prefect or part of it.
@@ -45,26 +50,28 @@ print(json.dumps({"codes": codes, "prefect": prefect}))
 """
 
 
-def probe(*also_import: str) -> dict:
-    assert CORPUS_PLAN.is_file(), f"corpus plan missing: {CORPUS_PLAN}"
+def probe(plan: Path, *also_import: str) -> dict:
+    assert plan.is_file(), f"plan missing: {plan}"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     result = subprocess.run(
-        [sys.executable, "-c", PROBE, str(CORPUS_PLAN), *also_import],
+        [sys.executable, "-c", PROBE, str(plan), *also_import],
         capture_output=True, text=True, env=env, timeout=120,
     )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.splitlines()[-1])
 
 
-def test_validate_show_and_graph_never_import_prefect() -> None:
-    report = probe()
+@pytest.mark.parametrize("plan_file", [WRITTEN, CORPUS], indirect=True, ids=["written", "corpus"])
+def test_validate_show_and_graph_never_import_prefect(plan_file: Path) -> None:
+    report = probe(plan_file)
     assert report["codes"] == [0] * 7
     assert report["prefect"] == [], f"Prefect modules imported: {', '.join(report['prefect'])}"
 
 
-def test_the_probe_sees_prefect_once_it_is_imported() -> None:
+@pytest.mark.parametrize("plan_file", [WRITTEN], indirect=True)
+def test_the_probe_sees_prefect_once_it_is_imported(plan_file: Path) -> None:
     # Guards the guard: the probe must notice Prefect when it is there.
-    assert "prefect" in probe("prefect")["prefect"]
+    assert "prefect" in probe(plan_file, "prefect")["prefect"]
 
 
 # -- the status commands ------------------------------------------------------

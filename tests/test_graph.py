@@ -13,9 +13,6 @@ from plan_tasks.load import load_plan, load_text
 from plan_tasks.parse import parse_plan
 
 
-CORPUS_PLAN = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "seed-format" / "documentation-cleanup.md"
-
-
 def graph_of_text(*lines: str) -> PlanGraph:
     """The graph of a plan written as lines (checked, so it must be valid)."""
     return load_text("\n".join(lines) + "\n", "plan.md").graph
@@ -375,10 +372,18 @@ def test_critical_path_of_a_finished_plan_is_empty() -> None:
     assert heavy_graph().critical_path(1.0, finished={"1.1", "1.2", "1.3", "2.1", "2.2"}) == ([], 0)
 
 
-def test_critical_path_of_the_corpus_plan_runs_through_its_sequential_note() -> None:
-    assert CORPUS_PLAN.is_file(), f"corpus plan missing: {CORPUS_PLAN}"
-    loaded = load_plan(str(CORPUS_PLAN))
+@pytest.mark.parametrize(
+    ("plan_file", "chain"),
+    [
+        # Phase 1's execution note chains 1.2-1.6, the heaviest stretch of phase 1.
+        ("valid/search-rebuild.md", ["1.2", "1.3", "1.4", "1.5", "1.6"]),
+        # Phase 1's execution note chains 1.3-1.7, the heaviest stretch of phase 1.
+        ("corpus:seed-format/documentation-cleanup.md", ["1.3", "1.4", "1.5", "1.6", "1.7"]),
+    ],
+    indirect=["plan_file"], ids=["written", "corpus"],
+)
+def test_critical_path_of_a_real_plan_runs_through_its_sequential_note(plan_file: Path, chain: list[str]) -> None:
+    loaded = load_plan(str(plan_file))
     path, weight = loaded.graph.critical_path()
     assert weight == sum(loaded.graph.weight[task_id] for task_id in path)
-    # Phase 1's execution note chains 1.3-1.7, the heaviest stretch of phase 1.
-    assert [task_id for task_id in path if task_id.startswith("1.")] == ["1.3", "1.4", "1.5", "1.6", "1.7"]
+    assert [task_id for task_id in path if task_id.startswith("1.")] == chain
