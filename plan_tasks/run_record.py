@@ -331,21 +331,23 @@ def _drop_skipped_whose_cause_remains(run: set[str], candidates: set[str], entri
                                       predecessors: dict[str, list[str]]) -> None:
     """Remove from ``run`` the failure-skipped ``candidates`` that would still
     wait for an unfinished task this run does not execute (and, in turn, the
-    candidates waiting for those)."""
-
-    def blocked(task_id: str) -> bool:
+    candidates waiting for those). Linear: each drop is pushed to the
+    candidates that wait for it, never found by another pass over all."""
+    waiting_for: dict[str, list[str]] = {}
+    for task_id in candidates & run:
         for upstream in predecessors.get(task_id, ()):
-            if upstream in run:
-                continue
-            entry = entries.get(upstream) or {}
-            if entry.get("status") != "completed" and doc.skip_cause(entry) in (None, doc.SKIP_FAILURE):
-                return True
-        return False
+            waiting_for.setdefault(upstream, []).append(task_id)
 
-    changed = True
-    while changed:
-        changed = False
-        for task_id in sorted(candidates & run):
-            if blocked(task_id):
-                run.discard(task_id)
-                changed = True
+    def unfinished_outside(upstream: str) -> bool:
+        entry = entries.get(upstream) or {}
+        return upstream not in run and entry.get("status") != "completed" and doc.skip_cause(entry) in (
+            None, doc.SKIP_FAILURE)
+
+    stack = [task_id for task_id in candidates & run
+             if any(unfinished_outside(upstream) for upstream in predecessors.get(task_id, ()))]
+    while stack:
+        task_id = stack.pop()
+        if task_id not in run:
+            continue
+        run.discard(task_id)
+        stack.extend(dependant for dependant in waiting_for.get(task_id, ()) if dependant in run)

@@ -509,3 +509,38 @@ def test_a_deferred_record_reports_a_change_it_could_not_apply_and_keeps_the_oth
     record.close()
     assert errors == ["task 9.9 is not in status.json"]
     assert {task["id"]: task["status"] for task in status_of(record)["tasks"]}["1.1"] == "in_progress"
+
+
+def test_dropping_failure_skipped_tasks_whose_cause_remains_is_linear(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A chain of failure-skipped tasks behind a failed task outside the run, ids
+    in an order ("5.10" before "5.9") that a pass-until-nothing-changes loop
+    would take one pass per task for: the work counted grows with the chain."""
+    from plan_tasks.status import document
+
+    def calls_for(length: int) -> int:
+        lines = ["# Plan: Chain", "", "## Phase 1: Cause", "", "- [ ] 1.1 Fails", "", "## Phase 2: Chain", ""]
+        ids = [f"2.{number}" for number in range(length, 0, -1)]  # 2.300 first: each waits for the one before
+        previous = "1.1"
+        for task_id in ids:
+            lines.append(f"- [ ] {task_id} Step (depends on {previous})")
+            previous = task_id
+        loaded = load_text("\n".join(lines) + "\n", "chain.md")
+        snapshot = {"tasks": [{"id": "1.1", "status": "failed"}] + [skipped_entry(task_id, "failure")
+                                                                       for task_id in ids]}
+        counted = 0
+        original = document.skip_cause
+
+        def counting(task: dict[str, Any]) -> str | None:
+            nonlocal counted
+            counted += 1
+            return original(task)
+
+        monkeypatch.setattr(document, "skip_cause", counting)
+        try:
+            assert tasks_to_run(loaded.plan, snapshot, ("phase:2",), loaded.graph.predecessors) == []
+        finally:
+            monkeypatch.setattr(document, "skip_cause", original)
+        return counted
+
+    small, large = calls_for(100), calls_for(400)
+    assert large <= 6 * small, (small, large)
