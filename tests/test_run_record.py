@@ -512,14 +512,14 @@ def test_a_deferred_record_reports_a_change_it_could_not_apply_and_keeps_the_oth
 
 
 def test_dropping_failure_skipped_tasks_whose_cause_remains_is_linear(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A chain of failure-skipped tasks behind a failed task outside the run, ids
-    in an order ("5.10" before "5.9") that a pass-until-nothing-changes loop
-    would take one pass per task for: the work counted grows with the chain."""
+    """A chain of failure-skipped tasks behind a failed task outside the run, each
+    waiting for the next id up (2.399 for 2.400...): a loop of passes over the
+    ids in sorted order until nothing changes drops one task per pass."""
     from plan_tasks.status import document
 
     def calls_for(length: int) -> int:
         lines = ["# Plan: Chain", "", "## Phase 1: Cause", "", "- [ ] 1.1 Fails", "", "## Phase 2: Chain", ""]
-        ids = [f"2.{number}" for number in range(length, 0, -1)]  # 2.300 first: each waits for the one before
+        ids = [f"2.{number:03d}" for number in range(length, 0, -1)]  # 2.400 first: each waits for the one before
         previous = "1.1"
         for task_id in ids:
             lines.append(f"- [ ] {task_id} Step (depends on {previous})")
@@ -542,5 +542,5 @@ def test_dropping_failure_skipped_tasks_whose_cause_remains_is_linear(monkeypatc
             monkeypatch.setattr(document, "skip_cause", original)
         return counted
 
-    small, large = calls_for(100), calls_for(400)
+    small, large = calls_for(100), calls_for(400)  # linear: about 4x
     assert large <= 6 * small, (small, large)
