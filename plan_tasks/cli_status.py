@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from plan_tasks.cli_options import PHASE_GATE_HELP, non_negative_int, phase_gate, plan_options
-from plan_tasks.errors import EXIT_OK, EXIT_TASKS_FAILED, PlanError
+from plan_tasks.errors import EXIT_INVALID, EXIT_OK, EXIT_TASKS_FAILED, PlanError
 from plan_tasks.status import document as doc
 from plan_tasks.status.paths import PlanPaths, resolve_plan
-from plan_tasks.status.store import load_status, status_exists, transaction
+from plan_tasks.status.store import load_status, read_status_file, status_exists, transaction
 from plan_tasks.status.sync import initialize, plan_entries
 
 
@@ -310,6 +310,7 @@ def cmd_write_findings(args: argparse.Namespace) -> int:
 
 def cmd_read_findings(args: argparse.Namespace) -> int:
     paths = _paths(args)
+    doc.find_task(load_status(paths), args.task_id)  # as write-findings: a task status.json knows
     try:
         content = paths.findings_file(args.task_id).read_text(encoding="utf-8")
     except OSError:
@@ -363,12 +364,15 @@ def cmd_plans(args: argparse.Namespace) -> int:
     root = Path(args.root or ".").resolve()
     rows = []
     for status_file in sorted((root / OUTPUT_BASE).glob("*/status.json")):
+        display = status_file.relative_to(root).as_posix()
         try:
-            document = json.loads(status_file.read_text(encoding="utf-8"))
-            summary = doc.recalculate_summary(document)
-        except (OSError, ValueError, AttributeError, TypeError):
+            document = read_status_file(status_file, display, f"it was left as it is; correct it by hand, or "
+                                                              f"restore it from version control (`git checkout -- {display}`)")
+        except (OSError, PlanError) as error:  # one bad file is reported; the others are still listed
+            print(error.format() if isinstance(error, PlanError) else f"{display}: error: {error}", file=sys.stderr)
             rows.append({"name": status_file.parent.name, "error": "status.json unreadable"})
             continue
+        summary = doc.recalculate_summary(document)
         rows.append({
             "name": status_file.parent.name,
             "planPath": document.get("planPath"),
@@ -381,9 +385,10 @@ def cmd_plans(args: argparse.Namespace) -> int:
             "currentPhase": document.get("currentPhase"),
             "lastUpdatedAt": document.get("lastUpdatedAt"),
         })
+    exit_code = EXIT_INVALID if any("error" in row for row in rows) else EXIT_OK
     if args.json:
         _print_json({"count": len(rows), "plans": rows})
-        return EXIT_OK
+        return exit_code
     if not rows:
         print(f"no plans with a status under {root / OUTPUT_BASE}")
         return EXIT_OK
@@ -393,4 +398,4 @@ def cmd_plans(args: argparse.Namespace) -> int:
             continue
         print(f"{row['name']:<32} {row['percentage']:>3}%  {row['completed']}/{row['total']} done, "
               f"{row['inProgress']} running, {row['failed']} failed  {row['planPath']}")
-    return EXIT_OK
+    return exit_code

@@ -430,11 +430,14 @@ def test_two_plans_keep_separate_status_and_plans_lists_both(started: Project) -
     ]
 
 
-def test_plans_marks_an_unreadable_status_file_and_goes_on(started: Project) -> None:
+def test_plans_marks_an_unreadable_status_file_reports_where_and_goes_on_with_exit_2(started: Project) -> None:
     broken = started.root / "docs/plan-outputs/broken/status.json"
     broken.parent.mkdir(parents=True)
     broken.write_text("{not json", encoding="utf-8")
-    rows = started.cli("plans", "--json", plan=None).json()["plans"]
+    result = started.cli("plans", "--json", plan=None)
+    assert result.code == 2
+    assert result.err.startswith("docs/plan-outputs/broken/status.json:1:2: error: status file is not valid JSON")
+    rows = json.loads(result.out)["plans"]
     assert [(row["name"], row.get("error")) for row in rows] == [("auth", None), ("broken", "status.json unreadable")]
 
 

@@ -319,12 +319,13 @@ def test_init_of_an_unchanged_plan_reports_no_changes_and_changes_no_task(projec
 
 # -- corrupt, missing and mistaken ------------------------------------------------------------
 
-# (fixture, line, column): where the error is reported; 1:1 for a document that parses but is wrong
+# (fixture, line, column): where the error is reported: the offending value (1:1 for a document
+# that is not an object at all)
 CORRUPT = [
     ("truncated.json", 6, 17),
     ("top-level-list.json", 1, 1),
-    ("tasks-not-a-list.json", 1, 1),
-    ("task-without-id.json", 1, 1),
+    ("tasks-not-a-list.json", 1, 11),
+    ("task-without-id.json", 4, 5),
     ("invalid-utf8.json", 3, 38),
 ]
 READERS = [("status",), ("next",), ("mark-complete", "1.1"), ("init",)]

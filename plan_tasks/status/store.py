@@ -5,8 +5,9 @@ always sees a whole file. Every change is a transaction: take the plan's
 inter-process lock, load, change, write atomically, release. Eight processes
 marking tasks at once therefore lose no update.
 
-A file that does not parse, or is not a status document, is reported with its
-location and a recovery hint and is never overwritten: the user decides.
+A file that does not parse, is not a status document, or holds a value of the
+wrong type (``plan_tasks.status.schema``) is reported with its location and a
+recovery hint and is never overwritten: the user decides.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from plan_tasks.errors import Location, PlanError
 from plan_tasks.status.atomic import write_text_atomic
 from plan_tasks.status.document import Document
 from plan_tasks.status.paths import PlanPaths
+from plan_tasks.status.schema import check_document
 
 LOCK_TIMEOUT_SECONDS = 30.0
 STALE_TEMP_SECONDS = 300.0
@@ -64,53 +66,54 @@ def _parse(text: str) -> object:
 
 
 def load_status(paths: PlanPaths) -> Document:
-    """The plan's status document; raises StatusMissing or StatusCorrupt."""
-    status_file = paths.status_file
+    """The plan's status document; raises StatusMissing, StatusCorrupt or StatusInvalid."""
     try:
-        raw = status_file.read_bytes()
+        return read_status_file(paths.status_file, paths.relative(paths.status_file), _recovery_hint(paths))
     except FileNotFoundError:
         raise StatusMissing(
             f"no status for {paths.plan_ref} yet",
             f"create it with `plan-tasks init --plan {paths.plan_ref}`",
-            paths.relative(status_file),
+            paths.relative(paths.status_file),
         ) from None
+
+
+def read_status_file(status_file: Path, display_path: str, hint: str) -> Document:
+    """A status document read, parsed and type-checked; every problem is reported at
+    ``display_path:line:col`` with ``hint``. FileNotFoundError passes through."""
+    try:
+        raw = status_file.read_bytes()
+    except FileNotFoundError:
+        raise
     except OSError as error:
-        raise _corrupt(paths, f"cannot read status file: {error}") from None
+        raise StatusCorrupt(f"cannot read status file: {error}", hint, Location(display_path)) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
-        location = _byte_location(paths, raw, error.start)
-        raise _corrupt(paths, f"status file is not valid UTF-8 (byte 0x{raw[error.start]:02x})", location) from None
+        location = _byte_location(display_path, raw, error.start)
+        raise StatusCorrupt(f"status file is not valid UTF-8 (byte 0x{raw[error.start]:02x})", hint,
+                            location) from None
     try:
         document = _parse(text)
     except json.JSONDecodeError as error:
-        location = Location(paths.relative(status_file), error.lineno, error.colno)
-        raise _corrupt(paths, f"status file is not valid JSON ({error.msg})", location) from None
-    if not isinstance(document, dict) or not isinstance(document.get("tasks"), list):
-        raise _corrupt(paths, "status file has no `tasks` list: it is not a plan status document")
-    if not all(isinstance(task, dict) and "id" in task for task in document["tasks"]):
-        raise _corrupt(paths, "status file has a task entry without an `id`")
-    return document
+        location = Location(display_path, error.lineno, error.colno)
+        raise StatusCorrupt(f"status file is not valid JSON ({error.msg})", hint, location) from None
+    check_document(document, text, display_path, hint)
+    return document  # type: ignore[no-any-return]  # check_document made sure it is one
 
 
-def _byte_location(paths: PlanPaths, raw: bytes, offset: int) -> Location:
+def _byte_location(display_path: str, raw: bytes, offset: int) -> Location:
     """The line and column of a byte offset (the bytes before it are valid UTF-8)."""
     before = raw[:offset]
     line_start = before.rfind(b"\n") + 1
     column = len(before[line_start:].decode("utf-8")) + 1
-    return Location(paths.relative(paths.status_file), before.count(b"\n") + 1, column)
+    return Location(display_path, before.count(b"\n") + 1, column)
 
 
-def _corrupt(paths: PlanPaths, message: str, location: Location | None = None) -> StatusCorrupt:
+def _recovery_hint(paths: PlanPaths) -> str:
     relative = paths.relative(paths.status_file)
-    return StatusCorrupt(
-        message,
-        f"it was left as it is; restore it from version control (`git checkout -- {relative}`), "
-        f"or move it aside and run `plan-tasks init --plan {paths.plan_ref}` to start over "
-        "(task statuses are then lost)",
-        # A problem with the document as a whole is reported at its start, `path:1:1`.
-        location or Location(relative),
-    )
+    return (f"it was left as it is; correct it by hand, restore it from version control (`git checkout -- {relative}`), "
+            f"or move it aside and run `plan-tasks init --plan {paths.plan_ref}` to start over "
+            "(task statuses are then lost)")
 
 
 def save_status(paths: PlanPaths, document: Document) -> None:
