@@ -30,6 +30,43 @@ def non_negative_int(text: str) -> int:
     return value
 
 
+def at_least_one(text: str) -> int:
+    """A count of slots or tasks: a whole number, 1 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of 1 or more, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1 (1 runs one task at a time), not {value}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, not {text!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):  # NaN or infinite
+        raise argparse.ArgumentTypeError(f"expected a finite number of seconds, not {text}")
+    return value
+
+
+def positive_seconds(text: str) -> float:
+    """A duration that must pass: more than 0 seconds (a timeout)."""
+    value = _seconds(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, not {text}")
+    return value
+
+
+def non_negative_seconds(text: str) -> float:
+    """A wait that may be none: 0 seconds or more (a retry delay)."""
+    value = _seconds(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 seconds or more, not {text}")
+    return value
+
+
 def plan_options() -> argparse.ArgumentParser:
     """`--plan` and `--root`, which every status command takes."""
     parent = argparse.ArgumentParser(add_help=False)

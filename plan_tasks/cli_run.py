@@ -21,6 +21,7 @@ import time
 from typing import Any
 
 from plan_tasks.cli_options import PHASE_GATE_HELP, non_negative_int, phase_gate
+from plan_tasks.cli_options import at_least_one, non_negative_seconds, positive_seconds
 from plan_tasks.errors import EXIT_NO_SERVER, EXIT_OK, EXIT_TASKS_FAILED, PlanError
 
 
@@ -31,7 +32,7 @@ def register(commands: Any) -> None:
                      help="task ids (1.1 1.3) or phases (phase:2, p:2); default: every unfinished task")
     run.add_argument("--root", metavar="DIR", help="project root (default: the current directory)")
     run.add_argument("--phase-gate", type=phase_gate, default=0.8, metavar="F", help=PHASE_GATE_HELP + " (default 0.8)")
-    run.add_argument("--max-parallel", type=non_negative_int, metavar="N",
+    run.add_argument("--max-parallel", type=at_least_one, metavar="N",
                      help="slots for concurrent tasks (default: the seed's batch table: <10 tasks 3, 10-30 4, >30 5)")
     run.add_argument("--executor", choices=("agent", "shell", "python"), default="agent",
                      help="what runs tasks that carry no shell block, Run: or Call: line (default: agent)")
@@ -39,8 +40,8 @@ def register(commands: Any) -> None:
                      help="agent command line (default: $PLAN_TASKS_AGENT_COMMAND, else [tool.plan-tasks] agent-command)")
     run.add_argument("--retries", type=non_negative_int, default=2, metavar="N",
                      help="retries of a transiently failing task (default 2, the seed's MAX_RETRIES)")
-    run.add_argument("--retry-delay", type=float, default=2.0, metavar="S", help="first retry delay; doubles each retry")
-    run.add_argument("--timeout", type=float, default=1800.0, metavar="S", help="per attempt, on the process group")
+    run.add_argument("--retry-delay", type=non_negative_seconds, default=2.0, metavar="S", help="first retry delay; doubles each retry")
+    run.add_argument("--timeout", type=positive_seconds, default=1800.0, metavar="S", help="per attempt, on the process group")
     run.add_argument("--update-plan", action="store_true", help="tick each task's checkbox in the plan when it completes")
     run.add_argument("--rate-limit", metavar="N/min", help="at most N agent calls per minute")
     run.add_argument("--events-jsonl", metavar="FILE", help="also write plan.task.* events as JSON lines")

@@ -20,7 +20,7 @@ from typing import Any
 from plan_tasks.cli_options import PHASE_GATE_HELP, non_negative_int, phase_gate, plan_options
 from plan_tasks.errors import EXIT_INVALID, EXIT_OK, EXIT_TASKS_FAILED, PlanError
 from plan_tasks.status import document as doc
-from plan_tasks.status.paths import PlanPaths, resolve_plan
+from plan_tasks.status.paths import PlanPaths, require_plan_or_status, resolve_plan
 from plan_tasks.status.store import load_status, read_status_file, status_exists, transaction
 from plan_tasks.status.sync import initialize, plan_entries
 
@@ -33,7 +33,7 @@ def _print_json(data: Any) -> None:
 
 
 def _paths(args: argparse.Namespace) -> PlanPaths:
-    return resolve_plan(args.plan, args.root)
+    return require_plan_or_status(resolve_plan(args.plan, args.root))
 
 
 def _percentage(part: int, whole: int) -> int:
@@ -160,7 +160,10 @@ def cmd_mark(args: argparse.Namespace) -> int:
     status, option, field = _MARKS[args.command]
     value = getattr(args, option) if option else None
     with transaction(_paths(args)) as document:
-        doc.set_status(document, args.task_id, status, **({field: value} if field else {}))
+        if status == "skipped":  # on purpose: a re-run leaves it skipped (SKIP_MANUAL)
+            doc.mark_skipped(document, args.task_id, doc.SKIP_MANUAL, value)
+        else:
+            doc.set_status(document, args.task_id, status, **({field: value} if field else {}))
     result: dict[str, Any] = {"success": True, "taskId": args.task_id, "status": status}
     if option:
         result[option] = value

@@ -21,6 +21,10 @@ class NoPlanGiven(PlanError):
     """No `--plan` and no `.claude/current-plan.txt` to fall back on."""
 
 
+class PlanMissing(PlanError):
+    """The plan named does not exist (and has no status of its own either)."""
+
+
 @dataclass(frozen=True)
 class PlanPaths:
     """Every path a plan's status needs, resolved against the project root."""
@@ -99,3 +103,17 @@ def resolve_plan(plan: str | None, root: str | None = None) -> PlanPaths:
     except ValueError:
         plan_ref = absolute.as_posix()
     return PlanPaths(root_path, absolute, plan_ref)
+
+
+def require_plan_or_status(paths: PlanPaths) -> PlanPaths:
+    """``paths``, unless neither the plan nor its status.json exists: then PlanMissing.
+
+    A status whose plan has gone is still usable (marking reads only status.json),
+    so only a name that leads nowhere is refused, with what was looked for.
+    """
+    if paths.plan.is_file() or paths.status_file.is_file():
+        return paths
+    hint = f"check the path; a relative one is read from the project root ({paths.root}), then from here"
+    if paths.plan.exists():
+        raise PlanMissing("the plan is not a file", "pass the path of a Markdown plan file", paths.plan_ref)
+    raise PlanMissing("plan file does not exist", hint, paths.plan_ref)
