@@ -27,6 +27,9 @@ def register(commands: Any) -> None:
     show.add_argument("plan", metavar="PLAN")
     show.add_argument("--json", action="store_true", help="print the preview as JSON")
     show.add_argument("--phase-gate", type=phase_gate, default=1.0, metavar="F", help=PHASE_GATE_HELP)
+    show.add_argument("--root", metavar="DIR",
+                      help="project root whose docs/plan-outputs/ holds the plan's status.json, read when it exists "
+                           "(default: the current directory)")
     show.set_defaults(handler=cmd_show)
 
     graph = commands.add_parser("graph", help="print the dependency graph (Mermaid, DOT or JSON)")
@@ -83,11 +86,25 @@ def cmd_show(args: argparse.Namespace) -> int:
 
     loaded = load_plan(args.plan)
     _print_warnings(loaded)
+    statuses, status_file = _recorded_statuses(args.plan, args.root)
     if args.json:
-        print(json.dumps(preview_data(loaded, args.phase_gate), indent=2, ensure_ascii=False))
+        print(json.dumps(preview_data(loaded, args.phase_gate, statuses, status_file), indent=2, ensure_ascii=False))
     else:
-        print(render_preview(loaded, args.phase_gate))
+        print(render_preview(loaded, args.phase_gate, statuses, status_file))
     return EXIT_OK
+
+
+def _recorded_statuses(plan: str, root: str | None) -> tuple[dict[str, str] | None, str | None]:
+    """Task statuses from the plan's status.json and its path, or (None, None) when it has none."""
+    from plan_tasks.status.paths import resolve_plan
+    from plan_tasks.status.store import load_status, status_exists
+
+    paths = resolve_plan(plan, root)
+    if not status_exists(paths):
+        return None, None
+    document = load_status(paths)  # a broken status.json is reported, not ignored
+    return ({task["id"]: task.get("status") or "pending" for task in document["tasks"]},
+            paths.relative(paths.status_file))
 
 
 def cmd_graph(args: argparse.Namespace) -> int:

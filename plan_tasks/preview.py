@@ -2,8 +2,9 @@
 
 The preview answers the seed's ``plan:batch`` step 4 before anything runs:
 which tasks run together (groups), what waits for what and why (execution
-note, shared file, explicit dependency), and the critical path. Tasks already
-checked in the plan count as finished.
+note, shared file, explicit dependency), and the critical path. Finished tasks
+(completed or skipped) are those status.json says, when the plan has one, else
+the boxes checked in the plan; groups and the critical path cover what is left.
 """
 
 from __future__ import annotations
@@ -13,14 +14,25 @@ from typing import Any
 from plan_tasks.load import LoadedPlan
 from plan_tasks.model import Task
 
-def _finished(loaded: LoadedPlan) -> set[str]:
-    return {task.id for task in loaded.plan.tasks if task.checked}
+FINISHED = frozenset({"completed", "skipped"})  # status/document.py's FINISHED, without importing it
 
 
-def preview_data(loaded: LoadedPlan, phase_gate: float = 1.0) -> dict[str, Any]:
-    """The JSON document of ``show --json``."""
+def _status_of(loaded: LoadedPlan, statuses: dict[str, str] | None) -> dict[str, str]:
+    """Each task's status: status.json's when given (a task it does not know yet: the plan's)."""
+    statuses = statuses or {}
+    return {task.id: statuses.get(task.id) or task.initial_status for task in loaded.plan.tasks}
+
+
+def _finished(status_of: dict[str, str]) -> set[str]:
+    return {task_id for task_id, status in status_of.items() if status in FINISHED}
+
+
+def preview_data(loaded: LoadedPlan, phase_gate: float = 1.0, statuses: dict[str, str] | None = None,
+                 status_file: str | None = None) -> dict[str, Any]:
+    """The JSON document of ``show --json``; ``statuses`` are status.json's, when it exists."""
     plan, graph = loaded.plan, loaded.graph
-    finished = _finished(loaded)
+    status_of = _status_of(loaded, statuses)
+    finished = _finished(status_of)
     groups = graph.levels(phase_gate, finished)
     path, weight = graph.critical_path(phase_gate, finished)
 
@@ -28,7 +40,7 @@ def preview_data(loaded: LoadedPlan, phase_gate: float = 1.0) -> dict[str, Any]:
         return {
             "id": task.id,
             "title": task.title,
-            "status": task.initial_status,
+            "status": status_of[task.id],
             "depends_on": list(graph.predecessors.get(task.id, [])),
             "files": list(task.files),
             "weight": task.weight,
@@ -38,6 +50,7 @@ def preview_data(loaded: LoadedPlan, phase_gate: float = 1.0) -> dict[str, Any]:
     return {
         "title": plan.title,
         "path": plan.path,
+        "status_file": status_file,
         "phase_gate": phase_gate,
         "phases": [
             {
@@ -60,10 +73,12 @@ def preview_data(loaded: LoadedPlan, phase_gate: float = 1.0) -> dict[str, Any]:
     }
 
 
-def render_preview(loaded: LoadedPlan, phase_gate: float = 1.0) -> str:
-    """The human-readable preview of ``show``."""
+def render_preview(loaded: LoadedPlan, phase_gate: float = 1.0, statuses: dict[str, str] | None = None,
+                   status_file: str | None = None) -> str:
+    """The human-readable preview of ``show``; ``statuses`` are status.json's, when it exists."""
     plan, graph = loaded.plan, loaded.graph
-    finished = _finished(loaded)
+    status_of = _status_of(loaded, statuses)
+    finished = _finished(status_of)
     groups = graph.levels(phase_gate, finished)
     group_of = {task_id: number for number, wave in enumerate(groups, 1) for task_id in wave}
     path, weight = graph.critical_path(phase_gate, finished)
@@ -73,8 +88,10 @@ def render_preview(loaded: LoadedPlan, phase_gate: float = 1.0) -> str:
     out = [
         plan.title,
         f"{plan.path}: {len(plan.tasks)} tasks in {len(plan.phases)} phases, "
-        f"{len(finished)} done, {len(groups)} groups ({gate_note})",
+        f"{len(finished)} done{_unfinished_note(status_of)}, {len(groups)} groups ({gate_note})",
     ]
+    if status_file:
+        out.append(f"statuses from {status_file}")
     for phase in plan.phases:
         tasks = plan.tasks_of(phase)
         tag = " [SEQUENTIAL]" if phase.sequential else ""
@@ -96,6 +113,13 @@ def render_preview(loaded: LoadedPlan, phase_gate: float = 1.0) -> str:
     chain = " -> ".join(path) if path else "(nothing left to run)"
     out.append(f"Critical path (weight {weight}): {chain}")
     return "\n".join(out)
+
+
+def _unfinished_note(status_of: dict[str, str]) -> str:
+    """", 1 failed, 2 in progress" for what status.json says is neither done nor pending."""
+    counts = {label: sum(1 for status in status_of.values() if status == key)
+              for key, label in (("failed", "failed"), ("in_progress", "in progress"))}
+    return "".join(f", {count} {label}" for label, count in counts.items() if count)
 
 
 def _waits(loaded: LoadedPlan, task: Task) -> str:
