@@ -5,6 +5,11 @@ fsynced, then renamed over the target (atomic on POSIX and on Windows with
 ``os.replace``), and the directory is fsynced so the rename itself survives a
 power cut. A process killed at any point leaves the old file intact and, at
 worst, a stray ``.tmp`` file that the next write does not trip over.
+
+The new file has the mode of the one it replaces, or, for a new file, the
+mode ``open()`` gives (0644 under umask 022): this writes status.json,
+findings, ticked plans and the files agents answer with, and a script must
+stay executable.
 """
 
 from __future__ import annotations
@@ -14,12 +19,18 @@ from pathlib import Path
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    import tempfile  # here, not at the top: read-only commands never pay for it
-
+    """Replace ``path`` with ``data``; the file keeps its mode (a 0755 script stays 0755),
+    and a new one gets the mode ``open()`` would give it (0666 less the umask)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(handle, "wb") as temp:
+        kept_mode: int | None = os.stat(path).st_mode & 0o7777
+    except FileNotFoundError:
+        kept_mode = None
+    descriptor, temp_name = _create_temp(path)
+    try:
+        with os.fdopen(descriptor, "wb") as temp:
+            if kept_mode is not None:
+                _set_mode(temp.fileno(), temp_name, kept_mode)
             temp.write(data)
             temp.flush()
             os.fsync(temp.fileno())
@@ -31,6 +42,26 @@ def write_atomic(path: Path, data: bytes) -> None:
             pass
         raise
     _fsync_directory(path.parent)
+
+
+def _create_temp(path: Path) -> tuple[int, str]:
+    """A new temporary file beside ``path``, created as ``open()`` creates files (0666
+    less the umask, applied by the OS), not 0600 as ``tempfile.mkstemp`` would."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(100):
+        temp_name = str(path.parent / f".{path.name}.{os.urandom(6).hex()}.tmp")
+        try:
+            return os.open(temp_name, flags, 0o666), temp_name
+        except FileExistsError:
+            continue  # a name another writer drew; draw again
+    raise FileExistsError(f"no free temporary name beside {path}")
+
+
+def _set_mode(descriptor: int, name: str, mode: int) -> None:
+    if hasattr(os, "fchmod"):
+        os.fchmod(descriptor, mode)
+    else:  # Windows: only the read-only bit means anything there
+        os.chmod(name, mode)
 
 
 def write_text_atomic(path: Path, text: str) -> None:
