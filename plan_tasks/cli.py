@@ -25,6 +25,7 @@ from importlib import import_module
 from typing import Any
 
 from plan_tasks import __version__
+from plan_tasks.cli_options import HelpFormatter
 from plan_tasks.errors import EXIT_INVALID, EXIT_OK, PlanError
 
 # Which module registers each command (tests/test_cli_options.py checks this against
@@ -50,15 +51,18 @@ class _Ignored:
         return lambda *args, **kwargs: self
 
 
-class _OnlyCommand:
-    """The subparsers action as a module's ``register`` sees it, building only ``command``."""
+class _Commands:
+    """The subparsers action as a module's ``register`` sees it: every parser gets the
+    formatter above, and with ``only`` set, only that command's parser is built."""
 
-    def __init__(self, commands: Any, command: str) -> None:
+    def __init__(self, commands: Any, only: str | None) -> None:
         self._commands = commands
-        self._command = command
+        self._only = only
 
     def add_parser(self, name: str, **options: Any) -> Any:
-        return self._commands.add_parser(name, **options) if name == self._command else _Ignored()
+        if self._only is not None and name != self._only:
+            return _Ignored()
+        return self._commands.add_parser(name, formatter_class=HelpFormatter, **options)
 
 
 def _command_of(argv: Sequence[str]) -> str | None:
@@ -80,16 +84,14 @@ def _build(command: str | None) -> tuple[argparse.ArgumentParser, Any]:
     parser = argparse.ArgumentParser(
         prog="plan-tasks",
         description="Check, preview, track and run Markdown implementation plans.",
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"plan-tasks {__version__}")
     # Not `required=True`: argparse would then answer `plan-tasks --bogus` with "COMMAND
     # required" instead of naming the unknown option; parse_arguments asks for it itself.
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    if command is None:
-        for module in MODULES:
-            import_module(module).register(commands)
-    else:
-        import_module(COMMAND_MODULES[command]).register(_OnlyCommand(commands, command))
+    for module in MODULES if command is None else (COMMAND_MODULES[command],):
+        import_module(module).register(_Commands(commands, command))
     return parser, commands
 
 

@@ -3,11 +3,35 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
+from typing import Any
 
 PHASE_GATE_HELP = (
     "how much of each earlier phase must be done before a phase starts: "
     "1.0 strict phase order, 0.8 the seed's rule, 0 dependencies only"
 )
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """argparse's formatter, told the terminal's width: it would otherwise import
+    ``shutil`` (and with it bz2, lzma and zlib) for it on every call."""
+
+    def __init__(self, prog: str, **options: Any) -> None:
+        options.setdefault("width", _terminal_width() - 2)  # argparse's own margin
+        super().__init__(prog, **options)
+
+
+def _terminal_width() -> int:
+    """What ``shutil.get_terminal_size().columns`` says: $COLUMNS, the terminal, else 80."""
+    try:
+        return int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        pass
+    try:
+        return os.get_terminal_size(sys.__stdout__.fileno()).columns or 80
+    except (AttributeError, ValueError, OSError):
+        return 80
 
 
 def phase_gate(text: str) -> float:
@@ -69,7 +93,7 @@ def non_negative_seconds(text: str) -> float:
 
 def plan_options() -> argparse.ArgumentParser:
     """`--plan` and `--root`, which every status command takes."""
-    parent = argparse.ArgumentParser(add_help=False)
+    parent = argparse.ArgumentParser(add_help=False, formatter_class=HelpFormatter)
     parent.add_argument("--plan", metavar="PATH",
                         help="the plan (default: the path in .claude/current-plan.txt)")
     parent.add_argument("--root", metavar="DIR",

@@ -13,15 +13,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import NamedTuple
 
 from plan_tasks.errors import PlanInvalid, Problem
 from plan_tasks.plan_index import FORMAT, PlanIndex
 
 
-@dataclass(frozen=True)
-class IndexedPlan:
+class IndexedPlan(NamedTuple):
     index: PlanIndex
     text: str  # the plan as read (the seed policy reads its execution notes from it)
     digest: str  # sha256 of the plan's bytes
@@ -83,4 +82,4 @@ def _store(entry: Path, index: PlanIndex) -> None:
 
 def _relocate(problem: Problem, display_path: str) -> Problem:
     """Name the plan as the user wrote it, not as it was resolved."""
-    return replace(problem, location=replace(problem.location, path=display_path))
+    return problem._replace(location=problem.location._replace(path=display_path))

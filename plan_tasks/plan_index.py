@@ -9,17 +9,15 @@ plain Python values, builds from a loaded plan, and round-trips through JSON so
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from plan_tasks.load import LoadedPlan
 
-FORMAT = 1  # bump when the shape below changes: old cache entries are then ignored
+FORMAT = 2  # bump when the shape below changes: old cache entries are then ignored
 
 
-@dataclass(frozen=True)
-class IndexedTask:
+class IndexedTask(NamedTuple):
     id: str
     phase: int  # index into PlanIndex.phases
     description: str
@@ -31,21 +29,28 @@ class IndexedTask:
     sequential_reason: str | None = None
 
 
-@dataclass(frozen=True)
-class IndexedPhase:
+class IndexedPhase(NamedTuple):
     number: int
     name: str  # "Phase N: Title", as status.json records it
 
 
-@dataclass
 class PlanIndex:
-    title: str
-    phases: list[IndexedPhase]
-    tasks: list[IndexedTask]
-    order: dict[str, int] = field(init=False, repr=False)
+    """The plan as `next` needs it. Stored as JSON rows (a task is the list of its
+    fields, in order), which load without a key lookup per field."""
 
-    def __post_init__(self) -> None:
-        self.order = {task.id: position for position, task in enumerate(self.tasks)}
+    def __init__(self, title: str, phases: list[IndexedPhase], tasks: list[IndexedTask]) -> None:
+        self.title = title
+        self.phases = phases
+        self.tasks = tasks
+        self.order = {task.id: position for position, task in enumerate(tasks)}
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, PlanIndex):
+            return NotImplemented
+        return (self.title, self.phases, self.tasks) == (other.title, other.phases, other.tasks)
+
+    def __repr__(self) -> str:
+        return f"PlanIndex(title={self.title!r}, phases={len(self.phases)}, tasks={len(self.tasks)})"
 
     def task(self, task_id: str) -> IndexedTask | None:
         position = self.order.get(task_id)
@@ -55,12 +60,7 @@ class PlanIndex:
         return self.phases[task.phase].name
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "format": FORMAT,
-            "title": self.title,
-            "phases": [asdict(phase) for phase in self.phases],
-            "tasks": [asdict(task) for task in self.tasks],
-        }
+        return {"format": FORMAT, "title": self.title, "phases": self.phases, "tasks": self.tasks}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> PlanIndex:
@@ -68,12 +68,15 @@ class PlanIndex:
             raise ValueError("plan index of another format")
         return cls(
             title=data["title"],
-            phases=[IndexedPhase(**phase) for phase in data["phases"]],
-            tasks=[
-                IndexedTask(**{**task, "files": tuple(task["files"]), "predecessors": tuple(task["predecessors"])})
-                for task in data["tasks"]
-            ],
+            phases=[IndexedPhase(*phase) for phase in data["phases"]],
+            tasks=[_task_from_row(*row) for row in data["tasks"]],
         )
+
+
+def _task_from_row(task_id: str, phase: int, description: str, checked: bool, files: list[str], weight: int,
+                   predecessors: list[str], sequential_group: str | None, sequential_reason: str | None) -> IndexedTask:
+    return IndexedTask(task_id, phase, description, checked, tuple(files), weight, tuple(predecessors),
+                       sequential_group, sequential_reason)
 
 
 def build_index(loaded: LoadedPlan) -> PlanIndex:

@@ -33,6 +33,16 @@ def remaining_path_weights(index: PlanIndex, status_of: dict[str, str]) -> dict[
         for upstream in task.predecessors:
             successors[upstream].append(task.id)
     weights: dict[str, int] = {}
+    # Tasks nearly always wait only for tasks above them, so one pass from the bottom
+    # of the plan finds most weights; what it cannot (a task waiting for one further
+    # down) the post-order walk below finishes.
+    for task in reversed(index.tasks):
+        children = successors[task.id]
+        if all(child in weights for child in children):
+            own = 0 if status_of.get(task.id) in FINISHED else task.weight
+            weights[task.id] = own + max((weights[child] for child in children), default=0)
+    if len(weights) == len(index.tasks):
+        return weights
     # Iterative post-order: plans of 10,000 tasks are deeper than Python's recursion limit.
     for root in index.tasks:
         if root.id in weights:

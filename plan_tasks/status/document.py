@@ -15,10 +15,9 @@ every ``next`` call, and unknown keys must survive.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 from plan_tasks.errors import PlanError
 
@@ -52,8 +51,7 @@ class RunNotFound(PlanError):
     """`complete-run` named a run id that status.json does not have."""
 
 
-@dataclass(frozen=True)
-class PlanTaskEntry:
+class PlanTaskEntry(NamedTuple):
     """What status.json needs to know of one plan task."""
 
     id: str
@@ -62,19 +60,24 @@ class PlanTaskEntry:
     checked: bool = False
 
 
-@dataclass
-class SyncReport:
-    added: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
+class SyncReport(NamedTuple):
+    """What a re-sync changed: task ids added, removed (set aside) and updated."""
+
+    added: list[str]
+    removed: list[str]
+    updated: list[str]
 
 
 def now_iso() -> str:
     """A timestamp as JavaScript's ``toISOString()`` writes it: ms precision, ``Z``."""
+    from datetime import datetime, timezone  # here: `next`, which writes nothing, never pays for it
+
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def milliseconds_between(start: str, end: str) -> int | None:
+    from datetime import datetime
+
     try:
         begin = datetime.fromisoformat(start.replace("Z", "+00:00"))
         finish = datetime.fromisoformat(end.replace("Z", "+00:00"))
@@ -145,7 +148,7 @@ def _task_record(entry: PlanTaskEntry) -> dict[str, Any]:
 def resync(document: Document, tasks: Iterable[PlanTaskEntry], plan_hash: str) -> SyncReport:
     """Bring the task list in line with the plan: new tasks pending, removed ones
     set aside under ``planTasks.removedTasks``, everyone else keeps its status."""
-    report = SyncReport()
+    report = SyncReport(added=[], removed=[], updated=[])
     existing = {task.get("id"): task for task in document.get("tasks") or []}
     synced = []
     for entry in tasks:
@@ -159,7 +162,7 @@ def resync(document: Document, tasks: Iterable[PlanTaskEntry], plan_hash: str) -
         synced.append(record)
     ours = document.setdefault(OURS, {})
     if existing:
-        report.removed = [str(task_id) for task_id in existing]
+        report.removed.extend(str(task_id) for task_id in existing)
         ours.setdefault("removedTasks", []).extend(existing.values())
     document["tasks"] = synced
     ours["planHash"] = plan_hash
@@ -293,7 +296,7 @@ def resettable(document: Document) -> list[str]:
 
 def start_run(document: Document) -> str:
     runs = document.setdefault("runs", [])
-    stamp = int(datetime.now(timezone.utc).timestamp() * 1000)
+    stamp = int(time.time() * 1000)
     taken = {run.get("runId") for run in runs}
     while f"run-{stamp}" in taken:  # two runs started in the same millisecond
         stamp += 1

@@ -8,8 +8,8 @@ means is ``--plan PATH``, else the seed's pointer ``.claude/current-plan.txt``.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import NamedTuple
 
 from plan_tasks.errors import PlanError
 
@@ -25,8 +25,7 @@ class PlanMissing(PlanError):
     """The plan named does not exist (and has no status of its own either)."""
 
 
-@dataclass(frozen=True)
-class PlanPaths:
+class PlanPaths(NamedTuple):
     """Every path a plan's status needs, resolved against the project root."""
 
     root: Path
