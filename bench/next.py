@@ -22,10 +22,15 @@ noise hits all of them alike:
   (e) node -e ""           Node.js startup (if `node` is on PATH): the lower bound of
                            the seed's own Node.js CLI, which cannot be run here
 
-The target (from the issue) is (a) at 1,000 tasks no slower than the seed's
-Node.js CLI, about 0.1 s on this machine. Reports the median and min of each
-contender and ratios of medians. Run it with the venv's Python so that (d)
-uses the same interpreter as `plan-tasks`.
+The target (issue 10) is (a) at 1,000 tasks at most 0.6x the seed's Node.js
+CLI, whose cost is taken as 0.1 s (what it took on this machine when it could
+still run), so at most 60 ms. Reports the median and min of each contender,
+ratios of medians, and (a) at 1,000 tasks as a ratio to that 0.1 s and to
+(e), bare Node.js startup (the machine is shared: when it is loaded, every
+contender is slower, and the ratio to (e) says more than the one to 0.1 s).
+Run it with the venv's Python so that (d) uses the same interpreter as
+`plan-tasks`, and with bytecode caching on (``env -u PYTHONDONTWRITEBYTECODE``),
+as a user's installation has it.
 """
 
 from __future__ import annotations
@@ -51,7 +56,9 @@ from plan_tasks.status import document as doc  # noqa: E402
 from plan_tasks.status.store import dump  # noqa: E402
 
 TARGET_SIZE = 1000
-TARGET_SECONDS = 0.1  # the seed's Node.js CLI on a 1,000-task plan, as the issue quotes it
+SEED_SECONDS = 0.1  # the seed's Node.js CLI on a 1,000-task plan, as the issue quotes it
+TARGET_RATIO = 0.6  # issue 10: (a) at 1,000 tasks at most 0.6x the seed's CLI
+TARGET_SECONDS = SEED_SECONDS * TARGET_RATIO
 COUNT = "5"
 SHAPES = {100: (10, 10), 1000: (20, 50), 10000: (100, 100)}
 DONE_FRACTION = 0.3
@@ -229,7 +236,11 @@ def run(rounds: int, sizes: list[int]) -> dict:
     }
     target_key = f"a/{TARGET_SIZE}"
     if target_key in results:
-        report["target_met"] = results[target_key]["median_s"] <= TARGET_SECONDS
+        median = results[target_key]["median_s"]
+        report["target_met"] = median <= TARGET_SECONDS
+        report["ratio_to_seed"] = median / SEED_SECONDS
+        report["ratio_to_node"] = median / results["e"]["median_s"] if "e" in results else None
+    report["bytecode_cache"] = not os.environ.get("PYTHONDONTWRITEBYTECODE")
     return report
 
 
@@ -240,9 +251,10 @@ def _row(key: str, result: dict, note: str = "") -> str:
 def _table(report: dict) -> str:
     results = report["results"]
     node = f", node {report['node']}" if report["node"] else ", node not on PATH: (e) skipped"
+    caching = "on" if report["bytecode_cache"] else "OFF (PYTHONDONTWRITEBYTECODE is set: not what users run)"
     out = [
         f"python {report['python']}{node}; {report['rounds']} rounds "
-        "(interleaved over all sizes, rotating order, 1 warm-up round)",
+        f"(interleaved over all sizes, rotating order, 1 warm-up round); bytecode caching {caching}",
     ]
     for plan in report["plans"]:
         size = plan["tasks"]
@@ -272,13 +284,14 @@ def _table(report: dict) -> str:
     if target_key in results:
         median = results[target_key]["median_s"]
         verdict = "met" if report["target_met"] else "NOT met"
-        line = (f"target: (a) at {TARGET_SIZE} tasks <= {TARGET_SECONDS * 1e3:.0f} ms (the seed's Node CLI): "
-                f"{median * 1e3:.1f} ms median, {verdict}")
+        out.append(f"target: (a) at {TARGET_SIZE} tasks <= {TARGET_RATIO}x the seed's Node CLI "
+                   f"({SEED_SECONDS * 1e3:.0f} ms) = {TARGET_SECONDS * 1e3:.0f} ms: {median * 1e3:.1f} ms median, "
+                   f"{verdict}")
+        out.append(f"(a) at {TARGET_SIZE} tasks / the seed CLI's {SEED_SECONDS:g} s: {report['ratio_to_seed']:.2f}x")
         if "e" in results:
             node_median = results["e"]["median_s"]
-            line += (f"; {median / node_median:.2f}x bare Node.js startup ({node_median * 1e3:.1f} ms), "
-                     f"{(median - node_median) * 1e3:+.1f} ms")
-        out.append(line)
+            out.append(f"(a) at {TARGET_SIZE} tasks / node -e \"\" ({node_median * 1e3:.1f} ms): "
+                       f"{report['ratio_to_node']:.2f}x, {(median - node_median) * 1e3:+.1f} ms")
     else:
         out.append(f"target: not checked ({TARGET_SIZE} is not among --sizes)")
     return "\n".join(out)

@@ -436,3 +436,27 @@ def test_an_agent_taking_next_n_and_completing_them_finishes_every_plan(
         for task_id in data.draw(st.lists(st.sampled_from(running), min_size=1, unique=True), label="finish"):
             status[task_id] = "completed"
     assert set(status.values()) == {"completed"}
+
+
+# (predecessors of each task in plan order, weights, finished tasks, expected remaining path weights):
+# tasks usually wait for tasks above them; the last cases wait for one further down.
+PATH_WEIGHT_CASES = [
+    ({"a": (), "b": ("a",), "c": ("b",)}, {"a": 1, "b": 2, "c": 3}, set(), {"a": 6, "b": 5, "c": 3}),
+    ({"a": (), "b": ("a",), "c": ("a",)}, {"a": 1, "b": 2, "c": 3}, {"a"}, {"a": 3, "b": 2, "c": 3}),
+    ({"a": ("c",), "b": ("a",), "c": ()}, {"a": 1, "b": 2, "c": 3}, set(), {"a": 3, "b": 2, "c": 6}),
+    ({"a": ("c",), "b": ("a",), "c": (), "d": ("b", "c")}, {"a": 1, "b": 2, "c": 3, "d": 4}, {"c"},
+     {"a": 7, "b": 6, "c": 7, "d": 4}),
+]
+
+
+@pytest.mark.parametrize(("predecessors", "weights", "finished", "expected"), PATH_WEIGHT_CASES)
+def test_remaining_path_weights_follow_successors_whichever_way_the_plan_orders_them(
+        predecessors: dict[str, tuple[str, ...]], weights: dict[str, int], finished: set[str],
+        expected: dict[str, int]) -> None:
+    from plan_tasks.plan_index import IndexedPhase, IndexedTask, PlanIndex
+    from plan_tasks.select.ready import remaining_path_weights
+
+    index = PlanIndex("t", [IndexedPhase(1, "Phase 1: T")], [
+        IndexedTask(task_id, 0, task_id, False, (), weights[task_id], waits) for task_id, waits in predecessors.items()])
+    status_of = {task_id: "completed" if task_id in finished else "pending" for task_id in predecessors}
+    assert remaining_path_weights(index, status_of) == expected

@@ -37,10 +37,14 @@ def remaining_path_weights(index: PlanIndex, status_of: dict[str, str]) -> dict[
     # of the plan finds most weights; what it cannot (a task waiting for one further
     # down) the post-order walk below finishes.
     for task in reversed(index.tasks):
-        children = successors[task.id]
-        if all(child in weights for child in children):
-            own = 0 if status_of.get(task.id) in FINISHED else task.weight
-            weights[task.id] = own + max((weights[child] for child in children), default=0)
+        heaviest = 0
+        for child in successors[task.id]:
+            weight = weights.get(child)
+            if weight is None:
+                break  # a successor further up: left to the walk below
+            heaviest = max(heaviest, weight)
+        else:
+            weights[task.id] = heaviest + (0 if status_of.get(task.id) in FINISHED else task.weight)
     if len(weights) == len(index.tasks):
         return weights
     # Iterative post-order: plans of 10,000 tasks are deeper than Python's recursion limit.
