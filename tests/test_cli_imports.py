@@ -113,11 +113,11 @@ def status_project(tmp_path: Path) -> tuple[Path, dict[str, str]]:
 
 
 def probe_commands(root: Path, env: dict[str, str], commands: list[list[str]],
-                   also_import: tuple[str, ...] = ()) -> dict:
+                   also_import: tuple[str, ...] = (), watched: list[str] = HEAVY) -> dict:
     located = [[*command, "--root", str(root), *([] if command[0] == "plans" else ["--plan", "docs/plans/auth.md"])]
                for command in commands]
     result = subprocess.run(
-        [sys.executable, "-c", STATUS_PROBE, json.dumps(located), json.dumps(HEAVY), json.dumps(list(also_import))],
+        [sys.executable, "-c", STATUS_PROBE, json.dumps(located), json.dumps(watched), json.dumps(list(also_import))],
         capture_output=True, text=True, env=env, timeout=120,
     )
     assert result.returncode == 0, result.stderr
@@ -168,3 +168,17 @@ def test_the_status_probe_sees_each_heavy_package_once_it_is_loaded(tmp_path: Pa
     root, env = status_project(tmp_path)
     assert probe_commands(root, env, [["init"]], also_import=("prefect",)) == {
         "codes": [0], "loaded": ["markdown_it", "prefect", "pydantic"]}
+
+
+# What `next` once imported without needing it, each costing milliseconds per call: dataclasses
+# (and inspect), orjson (dataclasses, uuid, datetime), shutil (argparse's terminal width).
+SLOW = ["dataclasses", "orjson", "shutil", "datetime", "inspect"]
+
+
+def test_next_on_a_warm_cache_imports_nothing_it_does_not_need(tmp_path: Path) -> None:
+    root, env = status_project(tmp_path)
+    assert probe_commands(root, env, [["init"]])["codes"] == [0]
+    assert probe_commands(root, env, [["next"], ["next", "5", "--policy", "seed"]], watched=SLOW + HEAVY) == {
+        "codes": [0, 0], "loaded": []}
+    # Guards the guard: a command that writes does import orjson.
+    assert "orjson" in probe_commands(root, env, [["mark-complete", "1.2"]], watched=SLOW)["loaded"]
