@@ -44,25 +44,25 @@ def phase_gate(text: str) -> float:
     return value
 
 
-def non_negative_int(text: str) -> int:
+def _whole_number(text: str, least: int, too_small: str) -> int:
+    """``text`` as an int of at least ``least``; ``too_small`` is the message below it."""
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number of 0 or more, not {value}")
+        expected = "a whole number" if least == 0 else f"a whole number of {least} or more"
+        raise argparse.ArgumentTypeError(f"expected {expected}, not {text!r}") from None
+    if value < least:
+        raise argparse.ArgumentTypeError(f"{too_small}, not {value}")
     return value
+
+
+def non_negative_int(text: str) -> int:
+    return _whole_number(text, 0, "expected a whole number of 0 or more")
 
 
 def at_least_one(text: str) -> int:
     """A count of slots or tasks: a whole number, 1 or more."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number of 1 or more, not {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1 (1 runs one task at a time), not {value}")
-    return value
+    return _whole_number(text, 1, "must be at least 1 (1 runs one task at a time)")
 
 
 def _seconds(text: str) -> float:
