@@ -1,6 +1,6 @@
 """`next N` benchmark: `plan-tasks next 5` as a whole process, by plan size.
 
-    .venv/bin/python bench/next.py [--rounds 9] [--sizes 100,1000,10000] [--json]
+    .venv/bin/python bench/next.py [--rounds 9] [--sizes 100,1000,10000] [--baseline DIR] [--json]
 
 For each size, a plan from ``generate_plan`` (100 = 10 x 10, 1,000 = 20 x 50,
 10,000 = 100 x 100; other sizes are split as evenly as they go) gets a project
@@ -21,6 +21,9 @@ noise hits all of them alike:
   (d) python -c pass       interpreter startup, for scale (one figure for all sizes)
   (e) node -e ""           Node.js startup (if `node` is on PATH): the lower bound of
                            the seed's own Node.js CLI, which cannot be run here
+  (f) baseline             with ``--baseline DIR``: (a) run from another source tree
+                           of plan-tasks (``PYTHONPATH=DIR``, e.g. a worktree of the
+                           commit before a change), for a side-by-side comparison
 
 The target (issue 10) is (a) at 1,000 tasks at most 0.6x the seed's Node.js
 CLI, whose cost is taken as 0.1 s (what it took on this machine when it could
@@ -144,7 +147,7 @@ def _check(project: dict, output: bytes, label: str) -> None:
     project.setdefault("answers", {})[label] = statuses
 
 
-def run(rounds: int, sizes: list[int]) -> dict:
+def run(rounds: int, sizes: list[int], baseline: Path | None = None) -> dict:
     command = plan_tasks_command()
     node = shutil.which("node")
     with tempfile.TemporaryDirectory(prefix="plan-tasks-bench-next-") as directory:
@@ -152,15 +155,17 @@ def run(rounds: int, sizes: list[int]) -> dict:
         projects = {size: _setup(base, size, command) for size in sizes}
         cold_count = 0
 
-        def next_call(project: dict, policy: str | None) -> Callable[[], float]:
+        def next_call(project: dict, policy: str | None, source: Path | None = None) -> Callable[[], float]:
             argv = [*command, "next", COUNT, "--plan", str(project["plan"]), "--root", str(project["root"])]
             if policy:
                 argv += ["--policy", policy]
             env = _env(project["warm"])
+            if source is not None:  # another tree of plan-tasks comes first on the path
+                env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(source), env.get("PYTHONPATH")]))
 
             def timed() -> float:
                 elapsed, output = _run(argv, env)
-                _check(project, output, policy or "ready")
+                _check(project, output, "baseline" if source else policy or "ready")
                 return elapsed
 
             return timed
@@ -190,6 +195,8 @@ def run(rounds: int, sizes: list[int]) -> dict:
             contenders[f"a/{size}"] = ("next 5, warm cache", next_call(project, None))
             contenders[f"b/{size}"] = ("next 5 --policy seed", next_call(project, "seed"))
             contenders[f"c/{size}"] = ("next 5, cold cache", cold_call(project))
+            if baseline is not None:
+                contenders[f"f/{size}"] = ("next 5, warm, baseline", next_call(project, None, baseline))
         contenders["d"] = ("python -c pass", plain([sys.executable, "-c", "pass"]))
         if node:
             contenders["e"] = ('node -e ""', plain([node, "-e", ""]))
@@ -198,8 +205,9 @@ def run(rounds: int, sizes: list[int]) -> dict:
         for key in keys:  # warm-up round, not counted: fills each warm cache, the page cache
             contenders[key][1]()
         for project in projects.values():
-            if len(list(project["warm"].glob("*.json"))) != 1:
-                raise SystemExit(f"expected one warm cache entry in {project['warm']}")
+            # One entry per version of the cache format (the baseline may use another).
+            if len(list(project["warm"].glob("*.json"))) not in ((1, 2) if baseline else (1,)):
+                raise SystemExit(f"unexpected number of warm cache entries in {project['warm']}")
         results = time_interleaved(contenders, rounds, warm_up=False)
 
 
@@ -223,6 +231,8 @@ def run(rounds: int, sizes: list[int]) -> dict:
                 "a/e": ratio(f"a/{size}", "e"),
                 "b/a": ratio(f"b/{size}", f"a/{size}"),
                 "c/a": ratio(f"c/{size}", f"a/{size}"),
+                "a/f": ratio(f"a/{size}", f"f/{size}"),
+                "f/e": ratio(f"f/{size}", "e"),
             },
         })
     report: dict = {
@@ -233,6 +243,7 @@ def run(rounds: int, sizes: list[int]) -> dict:
         "plans": plans,
         "results": results,
         "target_seconds": TARGET_SECONDS,
+        "baseline": str(baseline) if baseline else None,
     }
     target_key = f"a/{TARGET_SIZE}"
     if target_key in results:
@@ -266,8 +277,9 @@ def _table(report: dict) -> str:
             f"{status['in_progress']} in progress, {status['failed']} failed, {status['pending']} pending",
             f"{'':4}{'contender':24}{'median ms':>11}{'min ms':>11}",
         ]
-        for letter in "abc":
-            out.append(_row(letter, results[f"{letter}/{size}"]))
+        for letter in "abcf":
+            if f"{letter}/{size}" in results:
+                out.append(_row(letter, results[f"{letter}/{size}"]))
         for key in ("d", "e"):
             if key in results:
                 out.append(_row(key, results[key], "   (same for every size)"))
@@ -312,11 +324,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=9, help="timed rounds per contender (default 9)")
     parser.add_argument("--sizes", type=_sizes, default=[100, 1000, 10000],
                         help="plan sizes in tasks, comma-separated (default 100,1000,10000)")
+    parser.add_argument("--baseline", type=Path, metavar="DIR",
+                        help="also time `next 5` from this source tree of plan-tasks, e.g. a worktree of main: (f)")
     parser.add_argument("--json", action="store_true", help="print machine-readable results")
     args = parser.parse_args(argv)
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
-    report = run(args.rounds, args.sizes)
+    if args.baseline is not None and not (args.baseline / "plan_tasks" / "__init__.py").is_file():
+        parser.error(f"--baseline {args.baseline}: no plan_tasks package there")
+    report = run(args.rounds, args.sizes, args.baseline.resolve() if args.baseline else None)
     print(json.dumps(report, indent=2) if args.json else _table(report))
     return 0
 
