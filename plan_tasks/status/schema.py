@@ -88,14 +88,14 @@ RUN_FIELDS: dict[str, Rule] = {
 
 MAX_REPORTED = 20  # a file broken everywhere is reported by its first problems, not thousands
 
-Path_ = tuple[Any, ...]  # keys and list indexes from the document's root to a value
+Where = tuple[Any, ...]  # the keys and list indexes leading from the document to a value
 
 
 class StatusInvalid(PlanInvalid):
     """status.json parses, but values in it have the wrong type; it is left untouched."""
 
 
-def find_problems(document: Any) -> list[tuple[Path_, str]]:
+def find_problems(document: Any) -> list[tuple[Where, str]]:
     """Each wrong value as (where, message); empty for a well-typed document."""
     if type(document) is not dict:
         return [((), "status file is not a JSON object: it is not a plan status document")]
@@ -131,7 +131,7 @@ def _well_typed(entries: list[Any], rules: dict[str, Rule]) -> bool:
     return True
 
 
-def _check_fields(entry: dict[str, Any], rules: dict[str, Rule], where: Path_, what: str) -> list[tuple[Path_, str]]:
+def _check_fields(entry: dict[str, Any], rules: dict[str, Rule], where: Where, what: str) -> list[tuple[Where, str]]:
     problems = []
     for key, rule in rules.items():
         if key not in entry:
