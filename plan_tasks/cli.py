@@ -99,6 +99,13 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
     """Parse ``argv``; usage errors exit 2 with the usage of the command they concern."""
     parser, commands = _build(_command_of(argv))
     args, unknown = parser.parse_known_args(argv)
+    if unknown and args.command is not None and unknown[0] not in argv[:list(argv).index(args.command)]:
+        # Positionals after options (`run plan.md --executor shell 2.3`) are left over by
+        # parse_known_args; the command's own parser reads them intermixed, as users type them.
+        rest = list(argv)[list(argv).index(args.command) + 1:]
+        args = commands.choices[args.command].parse_intermixed_args(
+            rest, namespace=argparse.Namespace(command=args.command))
+        unknown = []
     if unknown:
         # argparse hands a subcommand's unknown options up to the top parser, whose usage
         # would not help; the subcommand's does.

@@ -107,3 +107,19 @@ def test_the_parser_built_for_one_command_is_the_one_in_the_full_parser(command:
     alone = _subcommands(build_parser(command))
     assert list(alone) == [command]
     assert alone[command].format_help() == _subcommands(build_parser())[command].format_help()  # type: ignore[attr-defined]
+
+
+def test_task_ids_may_follow_options_as_users_type_them() -> None:
+    from plan_tasks.cli import parse_arguments
+
+    args = parse_arguments(["run", "plan.md", "--executor", "shell", "2.3", "phase:4", "--dry-run"])
+    assert (args.plan, args.selection, args.executor, args.dry_run) == ("plan.md", ["2.3", "phase:4"], "shell", True)
+
+
+def test_an_unknown_option_after_positionals_still_gets_the_commands_usage(capsys: pytest.CaptureFixture[str]) -> None:
+    from plan_tasks.cli import parse_arguments
+
+    with pytest.raises(SystemExit) as raised:
+        parse_arguments(["run", "plan.md", "2.3", "--bogus"])
+    assert raised.value.code == 2
+    assert "usage: plan-tasks run" in capsys.readouterr().err
