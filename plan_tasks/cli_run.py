@@ -69,8 +69,6 @@ def _check_input(args: argparse.Namespace) -> tuple[Any, list[str], Any]:
         args.rate_per_second = parse_rate(args.rate_limit)
     else:
         args.rate_per_second = None
-    if args.max_parallel == 0:
-        raise PlanError("`--max-parallel` must be at least 1")
     if args.executor == "agent" and not args.dry_run:
         needs_agent = [t for t in selected if _needs_agent(loaded.plan.task_by_id[t])]
         if needs_agent and not resolve_agent_command(args.agent_command, paths.root):
