@@ -7,7 +7,9 @@ waits (``target``), each with its kind and the reason a user can read:
 * ``depends``: an explicit ``Depends on: 1.2``;
 * ``sequential``: an execution note or a ``[SEQUENTIAL]`` phase, chained in
   document order;
-* ``file``: two tasks of one phase name the same file; the later one waits.
+* ``file``: two tasks of one phase name the same file; the later one waits,
+  unless a ``[PARALLEL]`` note or phase says they run together: then the
+  pair is kept in ``overrides`` with the reason, for ``show`` and ``graph``.
 
 Phase order is not stored as task-to-task edges (that would be quadratic); it
 is a gate applied while scheduling: a task of phase k may start once every
@@ -24,10 +26,20 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from plan_tasks.model import Plan
+    from plan_tasks.model import Phase, Plan
 
 EdgeKind = Literal["depends", "sequential", "file"]
 EDGE_KINDS: tuple[EdgeKind, ...] = ("depends", "sequential", "file")
+
+
+@dataclass(frozen=True)
+class Override:
+    """A file-conflict edge a ``[PARALLEL]`` note or phase took away, and why."""
+
+    source: str
+    target: str
+    path: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -52,6 +64,7 @@ class PlanGraph:
         self.predecessors: dict[str, list[str]] = {task_id: [] for task_id in self.task_ids}
         self.successors: dict[str, list[str]] = {task_id: [] for task_id in self.task_ids}
         self._edges: dict[tuple[str, str], Edge] = {}
+        self.overrides: list[Override] = []
 
     @property
     def edges(self) -> list[Edge]:
@@ -234,22 +247,40 @@ def build_graph(plan: Plan) -> PlanGraph:
     for task in tasks:
         for ref in task.depends_on:
             if ref.id in known:
-                graph.add_edge(Edge(ref.id, task.id, "depends", f"{task.id} depends on {ref.id}", ref.line, ref.column))
+                reason = ref.reason or f"{task.id} depends on {ref.id}"
+                graph.add_edge(Edge(ref.id, task.id, ref.kind, reason, ref.line, ref.column))
+    together: dict[str, list[tuple[frozenset[str], str]]] = {}  # task -> [PARALLEL] groups it is in
     for note in plan.notes:
-        chain = sorted({ref.id for ref in note.tasks if ref.id in known}, key=known.__getitem__)
+        ids = {ref.id for ref in note.tasks if ref.id in known}
         reason = f"execution note: {note.reason}" if note.reason else "execution note"
-        _chain(graph, chain, "sequential", reason, note.line, note.column)
+        if note.kind == "parallel":
+            for task_id in ids:
+                together.setdefault(task_id, []).append((frozenset(ids), reason))
+            continue
+        _chain(graph, sorted(ids, key=known.__getitem__), "sequential", reason, note.line, note.column)
     for phase in plan.phases:
         if phase.sequential:
             _chain(graph, list(phase.task_ids), "sequential", "[SEQUENTIAL] phase", phase.line, 1)
-        holders: dict[str, str] = {}
-        for task in plan.tasks_of(phase):
-            for path in task.files:
-                earlier = holders.get(path)
-                if earlier is not None:
-                    graph.add_edge(Edge(earlier, task.id, "file", f"both touch {path}", task.line, task.column))
-                holders[path] = task.id
+        if phase.parallel:
+            for task_id in phase.task_ids:
+                together.setdefault(task_id, []).append((frozenset(phase.task_ids), "[PARALLEL] phase"))
+        _add_file_edges(graph, plan, phase, together)
     return graph
+
+
+def _add_file_edges(graph: PlanGraph, plan: Plan, phase: Phase, together: dict[str, list[tuple[frozenset[str], str]]]) -> None:
+    """The later of two tasks of a phase naming one file waits, unless they run together."""
+    holders: dict[str, str] = {}
+    for task in plan.tasks_of(phase):
+        for path in task.files:
+            earlier = holders.get(path)
+            if earlier is not None:
+                allowed = next((reason for group, reason in together.get(task.id, ()) if earlier in group), None)
+                if allowed is not None:
+                    graph.overrides.append(Override(earlier, task.id, path, allowed))
+                else:
+                    graph.add_edge(Edge(earlier, task.id, "file", f"both touch {path}", task.line, task.column))
+            holders[path] = task.id
 
 
 def _chain(graph: PlanGraph, chain: list[str], kind: EdgeKind, reason: str, line: int, column: int) -> None:

@@ -30,11 +30,18 @@ class _Frozen(BaseModel):
 
 
 class TaskRef(_Frozen):
-    """A mention of a task id in the plan text (a dependency, a note's range)."""
+    """A mention of a task id in the plan text (a dependency, a note's range).
+
+    As a dependency, ``kind`` says which edge it makes: ``depends`` for one the
+    plan states, ``sequential`` for an order the dialect implies (a spec-kit
+    task without ``[P]`` waits for the tasks before it), with ``reason``.
+    """
 
     id: str
     line: int
     column: int
+    kind: Literal["depends", "sequential"] = "depends"
+    reason: str = ""
 
 
 class CodeBlock(_Frozen):
@@ -84,6 +91,7 @@ class Phase(_Frozen):
     title: str
     line: int
     sequential: bool = False
+    parallel: bool = False  # `[PARALLEL]` in the heading: its tasks may share files
     task_ids: tuple[str, ...] = ()
 
     @property
@@ -93,13 +101,15 @@ class Phase(_Frozen):
 
 
 class ExecutionNote(_Frozen):
-    """``**Execution Note:** Tasks 3.1-3.4 are [SEQUENTIAL] - reason``."""
+    """``**Execution Note:** Tasks 3.1-3.4 are [SEQUENTIAL] - reason`` (or
+    ``[PARALLEL]``: the named tasks run together even where they share a file)."""
 
     task_range: str
     tasks: tuple[TaskRef, ...]
     reason: str
     line: int
     column: int
+    kind: Literal["sequential", "parallel"] = "sequential"
 
     @property
     def task_ids(self) -> tuple[str, ...]:
@@ -112,6 +122,7 @@ class Plan(_Frozen):
     path: str
     title: str
     dialect: str
+    dialect_reason: str = ""  # why detection picked the dialect, or that `--format` forced it
     phases: tuple[Phase, ...]
     tasks: tuple[Task, ...]
     notes: tuple[ExecutionNote, ...] = ()

@@ -47,8 +47,8 @@ def read_cases(name: str) -> list[pytest.param]:
 
 
 def summarize(text: str) -> str:
-    """What the parser read from ``text``, one fact per line."""
-    plan, problems = parse_plan(text, PLAN_PATH)
+    """What the seed dialect read from ``text``, one fact per line."""
+    plan, problems = parse_plan(text, PLAN_PATH, dialect="seed")
     out: list[str] = []
     for phase in plan.phases:
         number = "" if phase.label == str(phase.number) else f" number={phase.number}"

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from markdown_it import MarkdownIt
+from markdown_it.token import Token
 
 
 @dataclass(frozen=True)
@@ -38,12 +39,14 @@ class Fence:
 
 @dataclass(frozen=True)
 class ListItem:
-    """A list item that is not nested in another list item or a block quote."""
+    """A list item outside block quotes: top-level (``depth`` 0) or, in an
+    outline read with ``nested=True``, nested ``depth`` items deep."""
 
     lead: str  # the item's first paragraph, as markdown-it gives it
     line: int  # 0-based first line
     end: int  # 0-based line after the item (exclusive)
     fences: tuple[Fence, ...]
+    depth: int = 0
 
 
 @dataclass(frozen=True)
@@ -80,36 +83,50 @@ def normalize_newlines(text: str) -> str:
     return text
 
 
-def read_outline(text: str, keep_paragraph: Callable[[str], bool]) -> Outline:
+def block_tokens(text: str) -> list[Token]:
+    """markdown-it's block tokens of newline-normalized ``text`` (no inline rules)."""
+    return _block_parser().parse(text)
+
+
+def read_outline(
+    text: str,
+    keep_paragraph: Callable[[str], bool],
+    *,
+    tokens: list[Token] | None = None,
+    nested: bool = False,
+) -> Outline:
     """Walk markdown-it's block tokens once; ``text`` must be newline-normalized.
 
     ``keep_paragraph`` selects which paragraphs (anywhere, nested or not) are
     kept, so that a 10,000-task plan does not allocate one object per line.
+    ``tokens`` are the text's block tokens when already computed; ``nested``
+    also lists nested items (each one's ``depth``), after their parent.
     """
-    tokens = _block_parser().parse(text)
+    if tokens is None:
+        tokens = block_tokens(text)
     outline = Outline(lines=text.split("\n"))
     outline.code_lines = bytearray(len(outline.lines) + 1)
     blocks = outline.blocks
     item_depth = 0
     quote_depth = 0
-    open_item: tuple[int, int, str, list[Fence]] | None = None
+    # Open items, outermost first; a fence belongs to the innermost listed one.
+    open_items: list[tuple[int, int, str, list[Fence], int]] = []
     count = len(tokens)
     for index in range(count):
         token = tokens[index]
         kind = token.type
         if kind == "list_item_open":
-            if item_depth == 0 and quote_depth == 0 and token.map:
+            if (item_depth == 0 or nested) and quote_depth == 0 and token.map:
                 lead = ""
                 if index + 2 < count and tokens[index + 1].type == "paragraph_open":
                     lead = tokens[index + 2].content
-                open_item = (token.map[0], token.map[1], lead, [])
+                open_items.append((token.map[0], token.map[1], lead, [], item_depth))
             item_depth += 1
         elif kind == "list_item_close":
             item_depth -= 1
-            if item_depth == 0 and open_item is not None:
-                first, end, lead, fences = open_item
-                blocks.append(ListItem(lead, first, end, tuple(fences)))
-                open_item = None
+            if open_items and open_items[-1][4] == item_depth:
+                first, end, lead, fences, depth = open_items.pop()
+                _insert_item(blocks, ListItem(lead, first, end, tuple(fences), depth), nested)
         elif kind == "heading_open":
             if item_depth == 0 and quote_depth == 0 and token.map:
                 blocks.append(Heading(int(token.tag[1]), tokens[index + 1].content, token.map[0]))
@@ -120,10 +137,28 @@ def read_outline(text: str, keep_paragraph: Callable[[str], bool]) -> Outline:
             if token.map:
                 first, end = token.map
                 outline.code_lines[first:end] = b"\x01" * (end - first)
-                if kind == "fence" and open_item is not None:
-                    open_item[3].append(Fence(token.info.strip(), token.content, first))
+                if kind == "fence" and open_items:
+                    open_items[-1][3].append(Fence(token.info.strip(), token.content, first))
         elif kind == "blockquote_open":
             quote_depth += 1
         elif kind == "blockquote_close":
             quote_depth -= 1
     return outline
+
+
+def _insert_item(blocks: list[Heading | ListItem | Paragraph], item: ListItem, nested: bool) -> None:
+    """Append a closed item; a nested outline keeps items in document order
+    (an item closes after its children, so it goes before them)."""
+    if not nested or item.depth == 0 and not blocks:
+        blocks.append(item)
+        return
+    position = len(blocks)
+    while position > 0:
+        previous = blocks[position - 1]
+        if isinstance(previous, ListItem) and previous.line > item.line:
+            position -= 1
+        elif isinstance(previous, Paragraph) and previous.line > item.line:
+            position -= 1
+        else:
+            break
+    blocks.insert(position, item)

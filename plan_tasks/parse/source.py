@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from markdown_it.token import Token
+
     from plan_tasks.parse.blocks import Outline
 
 
@@ -46,7 +48,9 @@ class Source:
     text: str
     path: str
     _lines: list[str] | None = None
+    _tokens: list[Token] | None = None
     _outlines: dict[object, Outline] = field(default_factory=dict)
+    memo: dict[str, object] = field(default_factory=dict)  # what detection computes once
 
     @property
     def lines(self) -> list[str]:
@@ -54,11 +58,29 @@ class Source:
             self._lines = self.text.split("\n")
         return self._lines
 
-    def outline(self, keep_paragraph: Callable[[str], bool]) -> Outline:
-        """markdown-it's block outline, computed once per ``keep_paragraph`` function."""
-        cached = self._outlines.get(keep_paragraph)
+    @property
+    def tokens(self) -> list[Token]:
+        """markdown-it's block tokens, parsed once however many dialects read them."""
+        if self._tokens is None:
+            from plan_tasks.parse.blocks import block_tokens
+
+            self._tokens = block_tokens(self.text)
+        return self._tokens
+
+    def outline(self, keep_paragraph: Callable[[str], bool], *, nested: bool = False) -> Outline:
+        """markdown-it's block outline, computed once per ``keep_paragraph`` function
+        (and ``nested``: whether nested list items are listed too)."""
+        key = (keep_paragraph, nested)
+        cached = self._outlines.get(key)
         if cached is None:
             from plan_tasks.parse.blocks import read_outline
 
-            cached = self._outlines[keep_paragraph] = read_outline(self.text, keep_paragraph)
+            cached = read_outline(self.text, keep_paragraph, tokens=self.tokens, nested=nested)
+            self._outlines[key] = cached
         return cached
+
+    def is_code(self, line: int) -> bool:
+        """Whether 0-based ``line`` is code or HTML, by any outline read so far."""
+        for outline in self._outlines.values():
+            return outline.is_code(line)
+        return False
