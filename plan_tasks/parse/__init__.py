@@ -83,15 +83,16 @@ def parse_plan(text: str, path: str = "<plan>", dialect: str | None = None) -> t
         plan, problems = module.parse(source)
         return plan.model_copy(update={"dialect_reason": "forced with `--format`"}), problems
     name, fit = detect_dialect(source)
-    if fit is None or fit.score < FITS:
-        # Nothing of any dialect: the seed format's "no tasks" error, naming the closest one.
-        plan, problems = _module("seed").parse(source)  # type: ignore[union-attr]
-        problems = [_with_closest(problem, name, fit, source) for problem in problems]
-        return plan.model_copy(update={"dialect_reason": "no dialect found tasks"}), problems
-    module = _module(name)
-    assert module is not None  # detect_dialect only answers installed dialects
-    plan, problems = module.parse(source)
-    return plan.model_copy(update={"dialect_reason": fit.reason}), problems
+    if fit is not None and fit.score >= FITS:
+        module = _module(name)
+        assert module is not None  # detect_dialect only answers installed dialects
+        plan, problems = module.parse(source)
+        if plan.tasks:
+            return plan.model_copy(update={"dialect_reason": fit.reason}), problems
+    # No dialect found tasks: the seed format's "no tasks" error, naming the closest one.
+    plan, problems = _module("seed").parse(source)  # type: ignore[union-attr]
+    problems = [_with_closest(problem, name, fit, source) for problem in problems]
+    return plan.model_copy(update={"dialect_reason": "no dialect found tasks"}), problems
 
 
 def _with_closest(problem: Problem, name: str, fit: Fit | None, source: Source) -> Problem:

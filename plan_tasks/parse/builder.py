@@ -72,6 +72,29 @@ def read_marks(title: str, checked: bool) -> Marks:
     return Marks(title, checked, skipped)
 
 
+class ParallelMarks:
+    """spec-kit's ``[P]`` and cc-sdd's ``(P)``: a marked task may run with the
+    others of its phase; an unmarked one waits for every task before it."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+        self.barrier: str | None = None  # the last unmarked task of the phase
+        self.since_barrier: list[str] = []  # marked tasks after it
+
+    def new_phase(self) -> None:
+        self.barrier, self.since_barrier = None, []
+
+    def order_refs(self, task_id: str, parallel: bool, phase_label: str, line: int, column: int) -> list[TaskRef]:
+        """The tasks ``task_id`` waits for because it has no marker (1-based line and column)."""
+        if parallel:
+            self.since_barrier.append(task_id)
+            return []
+        reason = f"{task_id} has no {self.marker}: it waits for the tasks before it in phase {phase_label}"
+        earlier = ([self.barrier] if self.barrier else []) + self.since_barrier
+        self.barrier, self.since_barrier = task_id, []
+        return [TaskRef(id=i, line=line, column=column, kind="sequential", reason=reason) for i in earlier]
+
+
 class PlanBuilder:
     """Phases, tasks and notes of one plan as a dialect finds them, and its problems."""
 

@@ -37,9 +37,10 @@ BARE_PATH = re.compile(
 COMPLEXITY = re.compile(r"\b(CRITICAL|HIGH|MEDIUM|LOW)\b")
 _ID_LIST = rf"(?:tasks?\s+)?{TASK_ID}(?:\s*(?:-|–|—|\bto\b|\bthrough\b)\s*{TASK_ID})?"
 # `depends on 1.2` reads as a dependency; bare `depends`/`dependencies` need a colon,
-# so that prose such as "upgrade dependencies 4.17.21" is not one.
+# so that prose such as "upgrade dependencies 4.17.21" is not one. `_Depends: 1.1_` (cc-sdd's
+# italic detail line) counts too.
 DEPENDS = re.compile(
-    rf"\b(?:depends\s+on\b[\s:*_]*|(?:depends|dependencies|depends_on)[\s*_]*:[\s:*_]*)"
+    rf"(?:\b|(?<=_))(?:depends\s+on\b[\s:*_]*|(?:depends|dependencies|depends_on)[\s*_]*:[\s:*_]*)"
     rf"(?P<list>{_ID_LIST}(?:\s*(?:,|&|\band\b)\s*{_ID_LIST})*)",
     re.IGNORECASE,
 )

@@ -25,9 +25,9 @@ from __future__ import annotations
 import re
 
 from plan_tasks.errors import Problem
-from plan_tasks.model import Plan, Task, TaskRef
+from plan_tasks.model import Plan, TaskRef
 from plan_tasks.parse.blocks import Heading, ListItem
-from plan_tasks.parse.builder import PhaseDraft, PlanBuilder, is_criteria_section, read_marks
+from plan_tasks.parse.builder import ParallelMarks, PhaseDraft, PlanBuilder, is_criteria_section, read_marks
 from plan_tasks.parse.detect import count_matches, fit_from_counts
 from plan_tasks.parse.source import Fit, Source
 
@@ -76,8 +76,7 @@ class _SpeckitParser:
         self.builder = PlanBuilder(source.outline(_no_paragraph), source.path, NAME)
         self.phase: PhaseDraft | None = None
         self.section = ""
-        self.barrier: str | None = None  # the last task without [P] in the phase
-        self.since_barrier: list[str] = []  # [P] tasks after it
+        self.order = ParallelMarks("[P]")
         self.dependency_sections: list[tuple[int, int]] = []  # (first, end) 0-based lines
 
     def parse(self) -> tuple[Plan, list[Problem]]:
@@ -106,7 +105,7 @@ class _SpeckitParser:
             self.phase = PhaseDraft(heading.line + 1, heading.level, int(label.split(".")[0]), label,
                                     match.group("title").strip())
             self.builder.phases.append(self.phase)
-            self.barrier, self.since_barrier = None, []
+            self.order.new_phase()
         elif self.phase is not None and heading.level > self.phase.level and not is_criteria_section(text):
             return  # `### Tests for User Story 1`: a sub-group of the phase
         else:
@@ -141,7 +140,8 @@ class _SpeckitParser:
         parallel = bool(PARALLEL.match(title))
         title = PARALLEL.sub("", title, count=1).strip() if parallel else title
         marks = read_marks(title, match.group("mark") in "xX")
-        refs = self._explicit_refs(item) + self._order_refs(task_id, parallel, item.line + 1, column)
+        order = self.order.order_refs(task_id, parallel, self.phase.label, item.line + 1, column)
+        refs = self._explicit_refs(item) + order
         self.builder.add_task(item, task_id, marks, column, extra_refs=tuple(refs))
 
     def _explicit_refs(self, item: ListItem) -> list[TaskRef]:
@@ -156,17 +156,6 @@ class _SpeckitParser:
                     refs.extend(TaskRef(id=i, line=number + 1, column=column)
                                 for i in expand_ids(mention.group("start"), mention.group("end")))
         return refs
-
-    def _order_refs(self, task_id: str, parallel: bool, line: int, column: int) -> list[TaskRef]:
-        """A task without [P] waits for every task before it in its phase."""
-        if parallel:
-            self.since_barrier.append(task_id)
-            return []
-        assert self.phase is not None
-        reason = f"{task_id} has no [P]: it waits for the tasks before it in Phase {self.phase.label}"
-        earlier = ([self.barrier] if self.barrier else []) + self.since_barrier
-        self.barrier, self.since_barrier = task_id, []
-        return [TaskRef(id=i, line=line, column=column, kind="sequential", reason=reason) for i in earlier]
 
     def _read_dependency_sections(self) -> None:
         added: dict[str, list[TaskRef]] = {}
@@ -223,5 +212,3 @@ def _ids_in(text: str) -> list[tuple[str, int]]:
 def _no_paragraph(text: str) -> bool:
     return False
 
-
-__all__ = ["NAME", "Task", "detect", "expand_ids", "parse"]
