@@ -91,11 +91,27 @@ def non_negative_seconds(text: str) -> float:
     return value
 
 
+FORMAT_HELP = (
+    "read the plan in this format (seed, speckit, kiro, openspec, checklist, headings, taskmaster) "
+    "instead of the detected one"
+)
+
+
+def add_format_option(parser: argparse.ArgumentParser, *flags: str) -> None:
+    """`--format NAME` (and `--dialect NAME`): force the plan's dialect; stored as ``dialect``.
+
+    Not checked here, so that the status commands need not import the parser:
+    an unknown name is reported when the plan is read.
+    """
+    parser.add_argument(*(flags or ("--format", "--dialect")), dest="dialect", metavar="NAME", help=FORMAT_HELP)
+
+
 def plan_options() -> argparse.ArgumentParser:
-    """`--plan` and `--root`, which every status command takes."""
+    """`--plan`, `--root` and `--format`, which every status command takes."""
     parent = argparse.ArgumentParser(add_help=False, formatter_class=HelpFormatter)
     parent.add_argument("--plan", metavar="PATH",
                         help="the plan (default: the path in .claude/current-plan.txt)")
     parent.add_argument("--root", metavar="DIR",
                         help="project root holding docs/plan-outputs/ (default: the current directory)")
+    add_format_option(parent)
     return parent

@@ -11,7 +11,7 @@ import json
 import sys
 from typing import Any
 
-from plan_tasks.cli_options import PHASE_GATE_HELP, phase_gate, plan_options
+from plan_tasks.cli_options import PHASE_GATE_HELP, add_format_option, phase_gate, plan_options
 from plan_tasks.errors import EXIT_INVALID, EXIT_OK, PlanInvalid
 
 
@@ -30,11 +30,13 @@ def register(commands: Any) -> None:
     show.add_argument("--root", metavar="DIR",
                       help="project root whose docs/plan-outputs/ holds the plan's status.json, read when it exists "
                            "(default: the current directory)")
+    add_format_option(show)
     show.set_defaults(handler=cmd_show)
 
     graph = commands.add_parser("graph", help="print the dependency graph (Mermaid, DOT or JSON)")
     graph.add_argument("plan", metavar="PLAN")
     graph.add_argument("--format", choices=("mermaid", "dot", "json"), default="mermaid")
+    add_format_option(graph, "--dialect")  # `--format` is the output format here
     graph.set_defaults(handler=cmd_graph)
 
 
@@ -57,7 +59,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     status = EXIT_OK
     for path in args.plans:
         try:
-            loaded = load_plan(path)
+            loaded = load_plan(path, args.dialect)
         except PlanInvalid as invalid:
             for problem in invalid.problems:
                 print(problem.format(), file=sys.stderr)
@@ -84,7 +86,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     from plan_tasks.load import load_plan
     from plan_tasks.preview import preview_data, render_preview
 
-    loaded = load_plan(args.plan)
+    loaded = load_plan(args.plan, args.dialect)
     _print_warnings(loaded)
     statuses, status_file = _recorded_statuses(args.plan, args.root)
     if args.json:
@@ -111,7 +113,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
     from plan_tasks.export import export_graph
     from plan_tasks.load import load_plan
 
-    loaded = load_plan(args.plan)
+    loaded = load_plan(args.plan, args.dialect)
     _print_warnings(loaded)
     print(export_graph(loaded, args.format))
     return EXIT_OK

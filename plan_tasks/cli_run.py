@@ -20,7 +20,7 @@ import threading
 import time
 from typing import Any
 
-from plan_tasks.cli_options import PHASE_GATE_HELP, non_negative_int, phase_gate
+from plan_tasks.cli_options import PHASE_GATE_HELP, add_format_option, non_negative_int, phase_gate
 from plan_tasks.cli_options import at_least_one, non_negative_seconds, positive_seconds
 from plan_tasks.errors import EXIT_NO_SERVER, EXIT_OK, EXIT_TASKS_FAILED, PlanError
 
@@ -47,6 +47,7 @@ def register(commands: Any) -> None:
     run.add_argument("--events-jsonl", metavar="FILE", help="also write plan.task.* events as JSON lines")
     run.add_argument("--dry-run", action="store_true", help="print the execution groups and exit")
     run.add_argument("--verbose", action="store_true", help="show Prefect's own logs")
+    add_format_option(run)
     run.set_defaults(handler=cmd_run)
 
 
@@ -58,8 +59,8 @@ def _check_input(args: argparse.Namespace) -> tuple[Any, list[str], Any]:
     from plan_tasks.status.paths import resolve_plan
     from plan_tasks.status.store import load_status, status_exists
 
-    paths = resolve_plan(args.plan, args.root)
-    loaded = load_plan(str(paths.plan))
+    paths = resolve_plan(args.plan, args.root, args.dialect)
+    loaded = load_plan(str(paths.plan), paths.dialect)
     if status_exists(paths):
         snapshot = load_status(paths)
     else:
@@ -182,7 +183,7 @@ def _run_flow(args: argparse.Namespace, paths: Any, stop: Any, announce_local_se
                     agent_command=shlex.split(args.agent_command) if args.agent_command else None,
                     retries=args.retries, retry_delay_seconds=args.retry_delay, timeout_seconds=args.timeout,
                     update_plan=args.update_plan, rate_limit_per_second=args.rate_per_second,
-                    events_jsonl=args.events_jsonl, return_state=True,
+                    events_jsonl=args.events_jsonl, plan_format=args.dialect, return_state=True,
                 )
                 return _on_own_thread(call, stop)
         except ServerUnreachable as error:

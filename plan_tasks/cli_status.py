@@ -33,7 +33,7 @@ def _print_json(data: Any) -> None:
 
 
 def _paths(args: argparse.Namespace) -> PlanPaths:
-    return require_plan_or_status(resolve_plan(args.plan, args.root))
+    return require_plan_or_status(resolve_plan(args.plan, args.root, args.dialect))
 
 
 def _percentage(part: int, whole: int) -> int:
@@ -229,7 +229,7 @@ def cmd_next(args: argparse.Namespace) -> int:
     from plan_tasks.plan_cache import load_index
     from plan_tasks.select.ready import select_next_ready
 
-    indexed = load_index(paths.plan, paths.plan_ref)
+    indexed = load_index(paths.plan, paths.plan_ref, paths.dialect)
     _warn_if_plan_changed(document, indexed.digest, paths)
     _print_json(select_next_ready(document, indexed.index, count, phase_gate=args.phase_gate,
                                   max_retries=args.max_retries, explain=args.explain))

@@ -420,8 +420,10 @@ def run_plan(
     update_plan: bool = False,
     rate_limit_per_second: float | None = None,
     events_jsonl: str | None = None,
+    plan_format: str | None = None,
 ) -> dict[str, Any]:
-    """Run a Markdown plan: every unfinished task (or ``tasks``: ids, ``phase:N``).
+    """Run a Markdown plan: every unfinished task (or ``tasks``: ids, ``phase:N``);
+    ``plan_format`` forces the plan's dialect (default: detected).
 
     Ends Cancelled when the run was stopped (Ctrl-C, SIGTERM), Failed when a
     task failed, Completed otherwise; returns the summary.
@@ -430,7 +432,7 @@ def run_plan(
         plan=plan, root=root, selection=tuple(tasks or ()), phase_gate=phase_gate, max_parallel=max_parallel,
         executor=executor, agent_command=tuple(agent_command or ()), retries=retries,
         retry_delay_seconds=retry_delay_seconds, timeout_seconds=timeout_seconds, update_plan=update_plan,
-        rate_limit_per_second=rate_limit_per_second, events_jsonl=events_jsonl,
+        rate_limit_per_second=rate_limit_per_second, events_jsonl=events_jsonl, dialect=plan_format,
     )
     summary = execute(settings)
     if summary.get("stopped"):
@@ -442,8 +444,8 @@ def run_plan(
 
 def execute(settings: RunSettings, stream: Any = None) -> dict[str, Any]:
     """The body of ``run_plan``; must run inside a flow run."""
-    paths = resolve_plan(settings.plan, settings.root)
-    loaded = load_plan(str(paths.plan))
+    paths = resolve_plan(settings.plan, settings.root, settings.dialect)
+    loaded = load_plan(str(paths.plan), paths.dialect)
     record = RunRecord(paths, loaded.plan, update_plan=settings.update_plan, deferred=True)
     snapshot = record.begin()
     selected = tasks_to_run(loaded.plan, snapshot, settings.selection, loaded.graph.predecessors)

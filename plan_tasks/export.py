@@ -2,6 +2,8 @@
 
 Edges point from the task that finishes first to the task that waits, and are
 labelled by kind (``depends``, ``sequential``, ``file``) with their reason.
+File conflicts a ``[PARALLEL]`` note or phase overrides are drawn as dotted,
+undirected links labelled with the override's reason: they are not edges.
 Phase order is drawn once per pair of consecutive phases, not per task pair.
 """
 
@@ -30,6 +32,7 @@ def graph_data(loaded: LoadedPlan) -> dict[str, Any]:
     plan, graph = loaded.plan, loaded.graph
     return {
         "title": plan.title,
+        "dialect": plan.dialect,
         "nodes": [
             {
                 "id": task.id,
@@ -44,6 +47,10 @@ def graph_data(loaded: LoadedPlan) -> dict[str, Any]:
         "edges": [
             {"from": edge.source, "to": edge.target, "kind": edge.kind, "reason": edge.reason}
             for edge in graph.edges
+        ],
+        "overrides": [
+            {"tasks": [override.source, override.target], "path": override.path, "reason": override.reason}
+            for override in graph.overrides
         ],
         "phase_order": [
             {"from": earlier.name, "to": later.name}
@@ -75,6 +82,9 @@ def to_mermaid(loaded: LoadedPlan) -> str:
     for edge in graph.edges:
         label = _mermaid_text(f"{edge.kind}: {edge.reason}")
         lines.append(f'  {_node_name(edge.source)} -->|"{label}"| {_node_name(edge.target)}')
+    for override in graph.overrides:
+        label = _mermaid_text(f"together: {override.reason} (both touch {override.path})")
+        lines.append(f'  {_node_name(override.source)} -.-|"{label}"| {_node_name(override.target)}')
     return "\n".join(lines)
 
 
@@ -102,6 +112,11 @@ def to_dot(loaded: LoadedPlan) -> str:
     for edge in graph.edges:
         lines.append(
             f'  {_node_name(edge.source)} -> {_node_name(edge.target)} [label="{_dot_text(edge.kind + ": " + edge.reason)}"];'
+        )
+    for override in graph.overrides:
+        label = _dot_text(f"together: {override.reason} (both touch {override.path})")
+        lines.append(
+            f'  {_node_name(override.source)} -> {_node_name(override.target)} [style=dotted, dir=none, label="{label}"];'
         )
     lines.append("}")
     return "\n".join(lines)

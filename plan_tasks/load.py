@@ -22,8 +22,9 @@ class LoadedPlan:
     warnings: tuple[Problem, ...] = ()
 
 
-def load_text(text: str, path: str = "<plan>") -> LoadedPlan:
-    plan, problems = parse_plan(text, path)
+def load_text(text: str, path: str = "<plan>", dialect: str | None = None) -> LoadedPlan:
+    """Parse (in ``dialect``, default: the detected one) and check a plan's text."""
+    plan, problems = parse_plan(text, path, dialect)
     graph = build_graph(plan)
     problems += check_plan(plan, graph)
     if any(problem.is_error for problem in problems):
@@ -31,9 +32,12 @@ def load_text(text: str, path: str = "<plan>") -> LoadedPlan:
     return LoadedPlan(plan, graph, tuple(problems))
 
 
-def load_plan(path: str) -> LoadedPlan:
-    """Read and check the plan at ``path``; raises PlanInvalid with all problems."""
+def load_plan(path: str, dialect: str | None = None) -> LoadedPlan:
+    """Read and check the plan at ``path``; raises PlanInvalid with all problems.
+
+    ``dialect`` forces a plan format (``--format``); by default it is detected.
+    """
     text, problems = read_plan_text(path)
     if text is None:
         raise PlanInvalid(problems)
-    return load_text(text, path)
+    return load_text(text, path, dialect)

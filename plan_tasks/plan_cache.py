@@ -34,15 +34,17 @@ def cache_dir() -> Path:
     return Path(base) / "plan-tasks"
 
 
-def _cache_key(digest: str) -> str:
+def _cache_key(digest: str, dialect: str | None) -> str:
     from plan_tasks import __version__
 
-    return hashlib.sha256(f"{digest}:{__version__}:{FORMAT}".encode()).hexdigest()
+    return hashlib.sha256(f"{digest}:{__version__}:{FORMAT}:{dialect or ''}".encode()).hexdigest()
 
 
-def load_index(plan_path: Path, display_path: str) -> IndexedPlan:
+def load_index(plan_path: Path, display_path: str, dialect: str | None = None) -> IndexedPlan:
     """The plan's index, from the cache when its content was seen before.
 
+    ``dialect`` is the plan format `--format` forces (None: detected); it is
+    part of the cache key, since it changes what the same bytes mean.
     Raises PlanInvalid (with every problem) for an unreadable or invalid plan.
     """
     try:
@@ -54,21 +56,21 @@ def load_index(plan_path: Path, display_path: str) -> IndexedPlan:
         _, problems = read_plan_text(str(plan_path))
         raise PlanInvalid([_relocate(problem, display_path) for problem in problems]) from None
     digest = hashlib.sha256(raw).hexdigest()
-    entry = cache_dir() / f"{_cache_key(digest)}.json"
+    entry = cache_dir() / f"{_cache_key(digest, dialect)}.json"
     try:
         return IndexedPlan(PlanIndex.from_json(json.loads(entry.read_text(encoding="utf-8"))), text, digest)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         pass  # no entry, or one this version cannot read (even valid JSON of another shape): parse
-    index = _parse(text, display_path)
+    index = _parse(text, display_path, dialect)
     _store(entry, index)
     return IndexedPlan(index, text, digest)
 
 
-def _parse(text: str, display_path: str) -> PlanIndex:
+def _parse(text: str, display_path: str, dialect: str | None) -> PlanIndex:
     from plan_tasks.load import load_text
     from plan_tasks.plan_index import build_index
 
-    return build_index(load_text(text, display_path))
+    return build_index(load_text(text, display_path, dialect))
 
 
 def _store(entry: Path, index: PlanIndex) -> None:

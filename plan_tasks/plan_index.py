@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 if TYPE_CHECKING:
     from plan_tasks.load import LoadedPlan
 
-FORMAT = 2  # bump when the shape below changes: old cache entries are then ignored
+FORMAT = 3  # bump when the shape below changes: old cache entries are then ignored
 
 
 class IndexedTask(NamedTuple):
@@ -27,6 +27,8 @@ class IndexedTask(NamedTuple):
     predecessors: tuple[str, ...]  # every task it waits for (depends, sequential, file)
     sequential_group: str | None = None  # the execution note's range, as written
     sequential_reason: str | None = None
+    skipped: bool = False  # the plan itself skips it (struck through, `[skip]`)
+    held_files: tuple[str, ...] | None = None  # files it holds while running, when a [PARALLEL] override frees some
 
 
 class IndexedPhase(NamedTuple):
@@ -38,16 +40,18 @@ class PlanIndex:
     """The plan as `next` needs it. Stored as JSON rows (a task is the list of its
     fields, in order), which load without a key lookup per field."""
 
-    def __init__(self, title: str, phases: list[IndexedPhase], tasks: list[IndexedTask]) -> None:
+    def __init__(self, title: str, phases: list[IndexedPhase], tasks: list[IndexedTask], dialect: str = "seed") -> None:
         self.title = title
         self.phases = phases
         self.tasks = tasks
+        self.dialect = dialect  # the plan format it was read in
         self.order = {task.id: position for position, task in enumerate(tasks)}
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, PlanIndex):
             return NotImplemented
-        return (self.title, self.phases, self.tasks) == (other.title, other.phases, other.tasks)
+        mine = (self.title, self.dialect, self.phases, self.tasks)
+        return mine == (other.title, other.dialect, other.phases, other.tasks)
 
     def __repr__(self) -> str:
         return f"PlanIndex(title={self.title!r}, phases={len(self.phases)}, tasks={len(self.tasks)})"
@@ -60,7 +64,8 @@ class PlanIndex:
         return self.phases[task.phase].name
 
     def to_json(self) -> dict[str, Any]:
-        return {"format": FORMAT, "title": self.title, "phases": self.phases, "tasks": self.tasks}
+        return {"format": FORMAT, "title": self.title, "dialect": self.dialect, "phases": self.phases,
+                "tasks": self.tasks}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> PlanIndex:
@@ -70,13 +75,15 @@ class PlanIndex:
             title=data["title"],
             phases=[IndexedPhase(*phase) for phase in data["phases"]],
             tasks=[_task_from_row(*row) for row in data["tasks"]],
+            dialect=data["dialect"],
         )
 
 
 def _task_from_row(task_id: str, phase: int, description: str, checked: bool, files: list[str], weight: int,
-                   predecessors: list[str], sequential_group: str | None, sequential_reason: str | None) -> IndexedTask:
+                   predecessors: list[str], sequential_group: str | None, sequential_reason: str | None,
+                   skipped: bool, held_files: list[str] | None) -> IndexedTask:
     return IndexedTask(task_id, phase, description, checked, tuple(files), weight, tuple(predecessors),
-                       sequential_group, sequential_reason)
+                       sequential_group, sequential_reason, skipped, None if held_files is None else tuple(held_files))
 
 
 def build_index(loaded: LoadedPlan) -> PlanIndex:
@@ -98,6 +105,7 @@ def build_index(loaded: LoadedPlan) -> PlanIndex:
             predecessors=tuple(graph.predecessors[task.id]),
             sequential_group=group,
             sequential_reason=reason,
+            skipped=task.skipped,
         ))
     phases = [IndexedPhase(number=phase.number, name=phase.name) for phase in plan.phases]
-    return PlanIndex(title=plan.title, phases=phases, tasks=tasks)
+    return PlanIndex(title=plan.title, phases=phases, tasks=tasks, dialect=plan.dialect)

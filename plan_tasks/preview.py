@@ -51,6 +51,8 @@ def preview_data(loaded: LoadedPlan, phase_gate: float = 1.0, statuses: dict[str
         "title": plan.title,
         "path": plan.path,
         "status_file": status_file,
+        "dialect": plan.dialect,
+        "dialect_reason": plan.dialect_reason,
         "phase_gate": phase_gate,
         "phases": [
             {
@@ -59,6 +61,7 @@ def preview_data(loaded: LoadedPlan, phase_gate: float = 1.0, statuses: dict[str
                 "title": phase.title,
                 "name": phase.name,
                 "sequential": phase.sequential,
+                "parallel": phase.parallel,
                 "line": phase.line,
                 "tasks": [task_data(task) for task in plan.tasks_of(phase)],
             }
@@ -68,6 +71,10 @@ def preview_data(loaded: LoadedPlan, phase_gate: float = 1.0, statuses: dict[str
         "edges": [
             {"from": edge.source, "to": edge.target, "kind": edge.kind, "reason": edge.reason, "line": edge.line}
             for edge in graph.edges
+        ],
+        "overrides": [
+            {"tasks": [override.source, override.target], "path": override.path, "reason": override.reason}
+            for override in graph.overrides
         ],
         "critical_path": {"tasks": path, "weight": weight},
     }
@@ -89,17 +96,21 @@ def render_preview(loaded: LoadedPlan, phase_gate: float = 1.0, statuses: dict[s
         plan.title,
         f"{plan.path}: {len(plan.tasks)} tasks in {len(plan.phases)} phases, "
         f"{len(finished)} done{_unfinished_note(status_of)}, {len(groups)} groups ({gate_note})",
+        f"format: {plan.dialect} ({plan.dialect_reason})" if plan.dialect_reason else f"format: {plan.dialect}",
     ]
     if status_file:
         out.append(f"statuses from {status_file}")
     for phase in plan.phases:
         tasks = plan.tasks_of(phase)
-        tag = " [SEQUENTIAL]" if phase.sequential else ""
+        tag = " [SEQUENTIAL]" if phase.sequential else " [PARALLEL]" if phase.parallel else ""
         out.append("")
         out.append(f"{phase.name}{tag}  ({len(tasks)} tasks)")
-        done = [task.id for task in tasks if task.id in finished]
+        done = [task.id for task in tasks if task.id in finished and not task.skipped]
         if done:
             out.append(f"  done: {', '.join(done)}")
+        skipped = [task.id for task in tasks if task.skipped]
+        if skipped:
+            out.append(f"  skipped by the plan: {', '.join(skipped)}")
         by_group: dict[int, list[Task]] = {}
         for task in tasks:
             if task.id in group_of:
@@ -109,6 +120,10 @@ def render_preview(loaded: LoadedPlan, phase_gate: float = 1.0, statuses: dict[s
             for position, task in enumerate(members):
                 lead = f"  {label:<22}" if position == 0 else " " * 24
                 out.append(f"{lead}{task.id} {task.title}{_waits(loaded, task)}")
+    for override in graph.overrides:
+        out.append("")
+        out.append(f"{override.source} and {override.target} both touch {override.path} but run together: "
+                   f"{override.reason}")
     out.append("")
     chain = " -> ".join(path) if path else "(nothing left to run)"
     out.append(f"Critical path (weight {weight}): {chain}")

@@ -39,6 +39,7 @@ class RunSettings:
     update_plan: bool = False
     rate_limit_per_second: float | None = None
     events_jsonl: str | None = None
+    dialect: str | None = None  # `--format`: the plan's dialect; None: detected
     tags: tuple[str, ...] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:

@@ -58,6 +58,7 @@ class PlanTaskEntry(NamedTuple):
     phase: str
     description: str
     checked: bool = False
+    skipped: bool = False  # the plan skips it itself: it starts skipped, cause "plan"
 
 
 class SyncReport(NamedTuple):
@@ -137,12 +138,30 @@ def new_document(plan_ref: str, plan_name: str, tasks: Iterable[PlanTaskEntry], 
 
 
 def _task_record(entry: PlanTaskEntry) -> dict[str, Any]:
-    return {
+    record: dict[str, Any] = {
         "id": entry.id,
         "phase": entry.phase,
         "description": entry.description,
         "status": "completed" if entry.checked else "pending",
     }
+    if entry.skipped:
+        record["status"] = "skipped"
+        record[OURS] = {"skipCause": SKIP_PLAN}
+    return record
+
+
+def _follow_plan_skip(record: dict[str, Any], entry: PlanTaskEntry) -> bool:
+    """A pending task the plan now skips becomes skipped; one the plan skipped
+    and no longer does is pending again. Returns whether the record changed."""
+    if entry.skipped and record.get("status") == "pending":
+        record["status"] = "skipped"
+        record.setdefault(OURS, {})["skipCause"] = SKIP_PLAN
+        return True
+    if not entry.skipped and skip_cause(record) == SKIP_PLAN:
+        record["status"] = "pending"
+        _forget_skip(record)
+        return True
+    return False
 
 
 def resync(document: Document, tasks: Iterable[PlanTaskEntry], plan_hash: str) -> SyncReport:
@@ -156,9 +175,11 @@ def resync(document: Document, tasks: Iterable[PlanTaskEntry], plan_hash: str) -
         if record is None:
             record = _task_record(entry)
             report.added.append(entry.id)
-        elif record.get("phase") != entry.phase or record.get("description") != entry.description:
+        else:
+            moved = record.get("phase") != entry.phase or record.get("description") != entry.description
             record["phase"], record["description"] = entry.phase, entry.description
-            report.updated.append(entry.id)
+            if _follow_plan_skip(record, entry) or moved:
+                report.updated.append(entry.id)
         synced.append(record)
     ours = document.setdefault(OURS, {})
     if existing:

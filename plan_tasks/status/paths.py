@@ -31,6 +31,7 @@ class PlanPaths(NamedTuple):
     root: Path
     plan: Path  # absolute
     plan_ref: str  # as status.json records it: relative to root where possible, POSIX
+    dialect: str | None = None  # the plan format `--format` forces; None: detected
 
     @property
     def name(self) -> str:
@@ -74,8 +75,9 @@ def output_dir_name(plan_ref: str) -> str:
     return name[:-3] if name.endswith(".md") and len(name) > 3 else name
 
 
-def resolve_plan(plan: str | None, root: str | None = None) -> PlanPaths:
-    """The plan a command means: ``--plan``, else ``.claude/current-plan.txt``."""
+def resolve_plan(plan: str | None, root: str | None = None, dialect: str | None = None) -> PlanPaths:
+    """The plan a command means: ``--plan``, else ``.claude/current-plan.txt``
+    (read in ``dialect`` when ``--format`` names one)."""
     root_path = Path(root or os.getcwd()).resolve()
     if plan is None:
         pointer = root_path / CURRENT_PLAN_FILE
@@ -101,7 +103,7 @@ def resolve_plan(plan: str | None, root: str | None = None) -> PlanPaths:
         plan_ref = absolute.relative_to(root_path).as_posix()
     except ValueError:
         plan_ref = absolute.as_posix()
-    return PlanPaths(root_path, absolute, plan_ref)
+    return PlanPaths(root_path, absolute, plan_ref, dialect)
 
 
 def require_plan_or_status(paths: PlanPaths) -> PlanPaths:

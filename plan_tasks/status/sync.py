@@ -14,9 +14,9 @@ from plan_tasks.status.store import load_status, locked, save_status, status_exi
 
 def plan_entries(paths: PlanPaths) -> tuple[IndexedPlan, list[doc.PlanTaskEntry]]:
     """The plan's tasks as status.json records them."""
-    indexed = load_index(paths.plan, paths.plan_ref)
+    indexed = load_index(paths.plan, paths.plan_ref, paths.dialect)
     index = indexed.index
-    entries = [doc.PlanTaskEntry(task.id, index.phase_name(task), task.description, task.checked)
+    entries = [doc.PlanTaskEntry(task.id, index.phase_name(task), task.description, task.checked, task.skipped)
                for task in index.tasks]
     return indexed, entries
 
