@@ -40,7 +40,7 @@ PHASE_HEADING = re.compile(
 )
 ITEM = re.compile(r"^\[(?P<mark>[ xX])\]\s+(?P<title>.*)$")
 HAS_ID = re.compile(r"^(?:~~)?(?:\*\*)?\d+\.\d+")
-DETECT_ITEM = re.compile(r"^ {0,3}[-*+]\s+\[[ xX]\]\s+(?!(?:~~)?(?:\*\*)?\d+\.\d)")
+DETECT_ITEM = re.compile(r"^[-*+]\s+\[[ xX]\]\s+(?!(?:~~)?(?:\*\*)?\d+\.\d)")
 DETECT_PHASE = re.compile(r"^#{1,6}\s+(?:\*\*)?(?:phase|fase)\s+\d", re.IGNORECASE)
 MINIMUM_TASKS = 2
 FORMAT_HINT = "checklist plans read as `- [ ] Description` items under `## Phase 1: Title` headings"

@@ -58,7 +58,7 @@ NOTE = re.compile(
     re.IGNORECASE,
 )
 TASK_LIKE_LINE = re.compile(rf"^\s*(?:[-*+]|\d+[.)])\s+\[[ xX]\]\s+{TASK_ID}\s")
-DETECT_TASK = re.compile(rf"^ {{0,3}}[-*+]\s+(?:~~)?\[[ xX]\]\s+(?:~~)?(?:\*\*)?{TASK_ID}\b")
+DETECT_TASK = re.compile(rf"^[-*+]\s+(?:(?:~~)?\[[ xX]\]\s+(?:~~)?(?:\*\*)?{TASK_ID}\b|\d+\.\d+\.\d+\s)")
 DETECT_PHASE = re.compile(r"^#{1,6}\s+(?:\*\*)?phase\s+\d", re.IGNORECASE)
 FORMAT_HINT = (
     "plan-tasks reads tasks written as `- [ ] 1.1 Description` under `## Phase 1: Title` "

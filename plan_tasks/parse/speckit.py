@@ -45,7 +45,7 @@ DEPENDS = re.compile(rf"\bdepends\s+on\b[\s:*_]*(?P<list>{ID_LIST})|\bdepends[\s
 BEFORE = re.compile(r"\b(?:before|blocks?)\b", re.IGNORECASE)
 AFTER = re.compile(r"\b(?:requires?|depends\s+on|after|needs)\b", re.IGNORECASE)
 DEPENDENCIES_HEADING = re.compile(r"\bdependenc", re.IGNORECASE)
-DETECT_TASK = re.compile(rf"^\s*[-*+]\s+\[[ xX]\]\s+(?:\*\*)?{TASK_ID}\b")
+DETECT_TASK = re.compile(rf"^[-*+]\s+\[[ xX]\]\s+(?:\*\*)?{TASK_ID}\b")
 DETECT_PHASE = re.compile(r"^#{1,6}\s+phase\s+(?:\d|N\b)", re.IGNORECASE)
 FORMAT_HINT = "spec-kit tasks read as `- [ ] T001 [P] Description` under `## Phase 1: Title` headings"
 
