@@ -83,6 +83,18 @@ class PlanGraph:
         self.predecessors[edge.target].append(edge.source)
         return True
 
+    def held_files(self, files: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        """The files each task holds while it runs: its own, less those a
+        ``[PARALLEL]`` override lets it share (with the other task of the pair)."""
+        shared: dict[str, set[str]] = {}
+        for override in self.overrides:
+            shared.setdefault(override.source, set()).add(override.path)
+            shared.setdefault(override.target, set()).add(override.path)
+        return {
+            task_id: tuple(path for path in paths if path not in shared.get(task_id, ()))
+            for task_id, paths in files.items()
+        }
+
     def find_cycle(self) -> list[str] | None:
         """A cycle as ``[a, b, ..., a]`` where each task waits for the next, or None."""
         state = dict.fromkeys(self.task_ids, 0)  # 0 new, 1 on the stack, 2 finished

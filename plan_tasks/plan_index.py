@@ -92,6 +92,8 @@ def build_index(loaded: LoadedPlan) -> PlanIndex:
     for note in plan.notes:
         for task_id in note.task_ids:
             note_of.setdefault(task_id, (note.task_range, note.reason))
+    held = graph.held_files({task.id: task.files for task in plan.task_by_id.values()})
+    held = graph.held_files({task.id: task.files for task in plan.task_by_id.values()})
     tasks = []
     for task in plan.task_by_id.values():
         group, reason = note_of.get(task.id, (None, None))
@@ -106,6 +108,7 @@ def build_index(loaded: LoadedPlan) -> PlanIndex:
             sequential_group=group,
             sequential_reason=reason,
             skipped=task.skipped,
+            held_files=held[task.id] if held[task.id] != task.files else None,
         ))
     phases = [IndexedPhase(number=phase.number, name=phase.name) for phase in plan.phases]
     return PlanIndex(title=plan.title, phases=phases, tasks=tasks, dialect=plan.dialect)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from plan_tasks.load import LoadedPlan
-from plan_tasks.model import Task
+from plan_tasks.model import Plan, Task
 
 FINISHED = frozenset({"completed", "skipped"})  # status/document.py's FINISHED, without importing it
 
@@ -95,7 +95,7 @@ def render_preview(loaded: LoadedPlan, phase_gate: float = 1.0, statuses: dict[s
     out = [
         plan.title,
         f"{plan.path}: {len(plan.tasks)} tasks in {len(plan.phases)} phases, "
-        f"{len(finished)} done{_unfinished_note(status_of)}, {len(groups)} groups ({gate_note})",
+        f"{len(finished)} done{_skipped_count(plan)}{_unfinished_note(status_of)}, {len(groups)} groups ({gate_note})",
         f"format: {plan.dialect} ({plan.dialect_reason})" if plan.dialect_reason else f"format: {plan.dialect}",
     ]
     if status_file:
@@ -135,6 +135,11 @@ def _unfinished_note(status_of: dict[str, str]) -> str:
     counts = {label: sum(1 for status in status_of.values() if status == key)
               for key, label in (("failed", "failed"), ("in_progress", "in progress"))}
     return "".join(f", {count} {label}" for label, count in counts.items() if count)
+
+
+def _skipped_count(plan: Plan) -> str:
+    skipped = sum(1 for task in plan.tasks if task.skipped)
+    return f" ({skipped} skipped by the plan)" if skipped else ""
 
 
 def _waits(loaded: LoadedPlan, task: Task) -> str:

@@ -64,7 +64,7 @@ def read_marks(title: str, checked: bool) -> Marks:
     skipped = False
     struck = STRUCK.match(title)
     if struck:
-        title, skipped = (struck.group("inner") + struck.group("rest")).strip(), True
+        title, skipped = (struck.group("inner").strip() + " " + struck.group("rest").strip()).strip(), True
     if SKIP_MARK.search(title):
         title, skipped = SKIP_MARK.sub("", title).strip(), True
     if DONE_MARK.search(title):

@@ -37,7 +37,7 @@ PHASE_HEADING = re.compile(
     r"^(?:\*\*)?phase\s+(?P<label>\d+(?:\.\d+)*|N)\b(?:\*\*)?(?:\s*[:—–-]\s*|\s+|$)(?P<title>.*)$", re.IGNORECASE
 )
 TASK_ID = r"T\d{3,}"
-TASK_LEAD = re.compile(rf"^\[(?P<mark>[ xX])\]\s+(?:\*\*)?(?P<id>{TASK_ID}|T[X#]{{2,}})(?:\*\*)?[:.]?(?:\s+(?P<title>.*)|$)")
+TASK_LEAD = re.compile(rf"^\[(?P<mark>[ xX])\]\s+(?P<strike>~~)?(?:\*\*)?(?P<id>{TASK_ID}|T[X#]{{2,}})(?:\*\*)?[:.]?(?:\s+(?P<title>.*)|$)")
 PARALLEL = re.compile(r"\[P\]\s*")
 ID_OR_RANGE = re.compile(rf"(?P<start>{TASK_ID})(?:\s*[-–—]\s*(?P<end>{TASK_ID}))?")
 ID_LIST = rf"{TASK_ID}(?:\s*[-–—]\s*{TASK_ID})?(?:\s*(?:,|&|\band\b)\s*{TASK_ID}(?:\s*[-–—]\s*{TASK_ID})?)*"
@@ -45,7 +45,7 @@ DEPENDS = re.compile(rf"\bdepends\s+on\b[\s:*_]*(?P<list>{ID_LIST})|\bdepends[\s
 BEFORE = re.compile(r"\b(?:before|blocks?)\b", re.IGNORECASE)
 AFTER = re.compile(r"\b(?:requires?|depends\s+on|after|needs)\b", re.IGNORECASE)
 DEPENDENCIES_HEADING = re.compile(r"\bdependenc", re.IGNORECASE)
-DETECT_TASK = re.compile(rf"^[-*+]\s+\[[ xX]\]\s+(?:\*\*)?{TASK_ID}\b")
+DETECT_TASK = re.compile(rf"^[-*+]\s+\[[ xX]\]\s+(?:~~)?(?:\*\*)?{TASK_ID}\b")
 DETECT_PHASE = re.compile(r"^#{1,6}\s+phase\s+(?:\d|N\b)", re.IGNORECASE)
 FORMAT_HINT = "spec-kit tasks read as `- [ ] T001 [P] Description` under `## Phase 1: Title` headings"
 
@@ -137,7 +137,9 @@ class _SpeckitParser:
                                  "move it under a `## Phase N: Title` heading to run it", severity="warning")
             return
         title = (match.group("title") or "").strip()
-        parallel = bool(PARALLEL.match(title))
+        if match.group("strike"):  # `- [ ] ~~T006 Dropped~~`
+            title = "~~" + title
+        parallel = bool(PARALLEL.search(title[:6]))
         title = PARALLEL.sub("", title, count=1).strip() if parallel else title
         marks = read_marks(title, match.group("mark") in "xX")
         order = self.order.order_refs(task_id, parallel, self.phase.label, item.line + 1, column)

@@ -110,7 +110,7 @@ def select_next_ready(
     status_of = {task_id: record.get("status") or "pending" for task_id, record in records.items()}
     open_count = _open_phases(index, status_of, phase_gate)
     in_progress = [task for task in index.tasks if status_of.get(task.id) == "in_progress"]
-    busy_files = {path: task.id for task in in_progress for path in task.files}
+    busy_files = {path: task.id for task in in_progress for path in _held(task)}
 
     candidates: list[tuple[IndexedTask, str, str]] = []
     blocked: list[dict[str, Any]] = []
@@ -146,13 +146,13 @@ def select_next_ready(
     for task, status, reason in candidates:
         if len(chosen) >= count and not explain:
             break
-        holders = sorted({busy_files.get(path) or claimed.get(path) for path in task.files} - {None})
+        holders = sorted({busy_files.get(path) or claimed.get(path) for path in _held(task)} - {None})
         if holders:
             block(task, status, "shares a file with a task in progress or already chosen", holders)
             continue
         if len(chosen) < count:
             chosen.append(_entry(index, task, status, reason, []))
-            claimed.update((path, task.id) for path in task.files)
+            claimed.update((path, task.id) for path in _held(task))
 
     answer: dict[str, Any] = {
         "count": len(chosen),
@@ -164,3 +164,8 @@ def select_next_ready(
     if explain:
         answer["blocked"] = blocked
     return answer
+
+
+def _held(task: IndexedTask) -> tuple[str, ...]:
+    """The files a task keeps to itself while running (a [PARALLEL] note may free some)."""
+    return task.files if task.held_files is None else task.held_files
