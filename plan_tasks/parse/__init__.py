@@ -16,7 +16,7 @@ from types import ModuleType
 
 from plan_tasks.errors import Location, PlanError, Problem
 from plan_tasks.model import Plan
-from plan_tasks.parse.blocks import normalize_newlines
+from plan_tasks.parse.blocks import blank_front_matter, normalize_newlines
 from plan_tasks.parse.source import Fit, Source
 
 __all__ = ["DIALECTS", "UnknownDialect", "detect_dialect", "dialect_names", "parse_plan", "read_plan_text"]
@@ -74,7 +74,7 @@ def parse_plan(text: str, path: str = "<plan>", dialect: str | None = None) -> t
     dialect finds tasks gets the closest dialect's "no tasks" error, with the
     dialect and the first line that looked like it but did not match.
     """
-    source = Source(normalize_newlines(text), path)
+    source = Source(blank_front_matter(normalize_newlines(text)), path)
     if dialect is not None:
         module = _module(dialect) if dialect in DIALECTS else None
         if module is None:

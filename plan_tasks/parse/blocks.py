@@ -15,6 +15,7 @@ for error messages.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -86,6 +87,21 @@ def normalize_newlines(text: str) -> str:
 def block_tokens(text: str) -> list[Token]:
     """markdown-it's block tokens of newline-normalized ``text`` (no inline rules)."""
     return _block_parser().parse(text)
+
+
+YAML_KEY = re.compile(r"[\w.-]+[ \t]*:")
+FRONT_MATTER_END = re.compile(r"^(?:---|\.\.\.)[ \t]*$", re.MULTILINE)
+
+
+def blank_front_matter(text: str) -> str:
+    """YAML front-matter (``---`` on the first line to the next ``---``) as empty
+    lines: it is metadata, never a phase or a task, and line numbers stay put."""
+    if not text.startswith("---\n"):
+        return text
+    end = FRONT_MATTER_END.search(text, 4)
+    if end is None or not YAML_KEY.match(text[4 : end.start()].lstrip("\n")):
+        return text  # a thematic break, not front-matter: its first line is no `key:`
+    return "\n" * text.count("\n", 0, end.end()) + text[end.end():]
 
 
 def read_outline(
