@@ -48,7 +48,7 @@ FORMAT_HINT = "checklist plans read as `- [ ] Description` items under `## Phase
 
 def detect(source: Source) -> Fit | None:
     items = count_matches(source, DETECT_ITEM)
-    phases = count_matches(source, DETECT_PHASE)
+    phases = count_matches(source, DETECT_PHASE, "heading")
     described = f"{items} id-less `- [ ]` item(s) under {phases} `## Phase N` heading(s)"
     return fit_from_counts(items, described, phases > 0, first_match(source, DETECT_ITEM), 0.5)
 

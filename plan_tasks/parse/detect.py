@@ -1,8 +1,9 @@
 """Cheap looks at a plan for dialect detection: line patterns outside fences.
 
 Detection must not cost a parse: each dialect's ``detect`` counts a few line
-patterns over :func:`prose_lines` (the lines outside fenced code and HTML
-comments, found with a simple scan, computed once per :class:`Source`), and
+patterns over :func:`prose_lines` (the checkbox items and headings outside
+fenced code and HTML comments, found with a simple scan computed once per
+:class:`Source`; no other kind of line decides a dialect), and
 :func:`fit_from_counts` turns "this many of mine, this many that look like
 mine but are not" into a :class:`Fit`.
 """
@@ -14,49 +15,55 @@ import re
 from plan_tasks.parse.source import Fit, Source
 
 FENCE_OPEN = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+ITEM_BULLETS = frozenset("-*+")
+ITEM_STARTS = frozenset("[~*0123456789")  # `- [ ]`, `- ~~[ ]`, `- **1.1**`, `- 1.1.1`
 CHECKBOX_ITEM = re.compile(r"^\s*(?:[-*+]|\d{1,9}[.)])\s+\[[ xX]\]")
 
 
-def prose_lines(source: Source) -> list[tuple[int, str]]:
-    """(0-based number, line) of every line outside fences and HTML comments."""
+def prose_lines(source: Source) -> dict[str, list[tuple[int, str]]]:
+    """(0-based number, line) of the list items that may be tasks (``"item"``) and the headings
+    (``"heading"``) outside fences and HTML comments: all that detection reads."""
     cached = source.memo.get("prose_lines")
     if cached is None:
-        cached = source.memo["prose_lines"] = list(_scan(source.lines))
+        cached = source.memo["prose_lines"] = _scan(source.lines)
     return cached  # type: ignore[return-value]
 
 
-def _scan(lines: list[str]):  # noqa: ANN202 - a generator of (int, str)
+def _scan(lines: list[str]) -> dict[str, list[tuple[int, str]]]:
+    found: dict[str, list[tuple[int, str]]] = {"item": [], "heading": []}
+    items, headings = found["item"], found["heading"]
     fence: str | None = None
     in_comment = False
     for number, line in enumerate(lines):
+        stripped = line.lstrip()
         if fence is not None:
-            stripped = line.strip()
-            if stripped.startswith(fence) and not stripped.strip(fence[0]):
+            if stripped.startswith(fence) and not stripped.rstrip().strip(fence[0]):
                 fence = None
-            continue
-        if in_comment:
+        elif in_comment:
             in_comment = "-->" not in line
-            continue
-        opening = FENCE_OPEN.match(line)
-        if opening:
-            fence = opening.group(1)
-            continue
-        if line.lstrip().startswith("<!--") and "-->" not in line:
+        elif stripped[:3] in ("```", "~~~") and FENCE_OPEN.match(line):
+            fence = FENCE_OPEN.match(line).group(1)  # type: ignore[union-attr]
+        elif stripped.startswith("<!--") and "-->" not in line:
             in_comment = True
-            continue
-        yield number, line
+        elif stripped[:1] in ITEM_BULLETS and stripped[1:2] == " " and stripped[2:3] in ITEM_STARTS:
+            items.append((number, line))
+        elif stripped.startswith("#"):
+            headings.append((number, line))
+    return found
 
 
-def first_match(source: Source, pattern: re.Pattern[str]) -> int | None:
-    """The 1-based number of the first prose line matching ``pattern``."""
-    for number, line in prose_lines(source):
+def first_match(source: Source, pattern: re.Pattern[str], kind: str = "item") -> int | None:
+    """The 1-based number of the first checkbox item (or heading) matching ``pattern``."""
+    for number, line in prose_lines(source)[kind]:
         if pattern.match(line):
             return number + 1
     return None
 
 
-def count_matches(source: Source, pattern: re.Pattern[str]) -> int:
-    return sum(1 for _, line in prose_lines(source) if pattern.match(line))
+def count_matches(source: Source, pattern: re.Pattern[str], kind: str = "item") -> int:
+    """How many checkbox items (or headings, ``kind="heading"``) match ``pattern``."""
+    match = pattern.match
+    return sum(1 for _, line in prose_lines(source)[kind] if match(line))
 
 
 def fit_from_counts(found: int, described: str, structure: bool, near_line: int | None, weight: float) -> Fit | None:

@@ -24,9 +24,9 @@ FORMAT_HINT = "OpenSpec tasks read as `- [ ] 1.1 Description` under `## 1. Title
 
 
 def detect(source: Source) -> Fit | None:
-    if count_matches(source, DETECT_PHASE):
+    if count_matches(source, DETECT_PHASE, "heading"):
         return None  # `## Phase N:` headings: the seed format, whose sub-headings may be numbered
-    groups = count_matches(source, DETECT_GROUP)
+    groups = count_matches(source, DETECT_GROUP, "heading")
     tasks = count_matches(source, DETECT_TASK)
     described = f"{tasks} `- [ ] 1.1` task item(s) under {groups} `## 1. Title` heading(s)"
     return fit_from_counts(tasks, described, groups > 0, None, 0.85)

@@ -68,7 +68,7 @@ FORMAT_HINT = (
 
 def detect(source: Source) -> Fit | None:
     tasks = count_matches(source, DETECT_TASK)
-    phases = count_matches(source, DETECT_PHASE)
+    phases = count_matches(source, DETECT_PHASE, "heading")
     described = f"{tasks} `- [ ] N.M` task item(s) under {phases} `## Phase N:` heading(s)"
     near = first_match(source, CHECKBOX_ITEM) if not tasks else None
     return fit_from_counts(tasks, described, phases > 0, near, 0.8)
@@ -140,7 +140,7 @@ class SeedParser:
 
     def _read_item(self, item: ListItem) -> None:
         first_line = item.lead.split("\n", 1)[0]
-        struck = STRUCK_ITEM.match(first_line)
+        struck = STRUCK_ITEM.match(first_line) if first_line.startswith("~~") else None
         if struck:
             first_line = struck.group("inner") + struck.group("rest")
         match = TASK_LEAD.match(first_line)

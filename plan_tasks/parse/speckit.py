@@ -52,7 +52,7 @@ FORMAT_HINT = "spec-kit tasks read as `- [ ] T001 [P] Description` under `## Pha
 
 def detect(source: Source) -> Fit | None:
     tasks = count_matches(source, DETECT_TASK)
-    phases = count_matches(source, DETECT_PHASE)
+    phases = count_matches(source, DETECT_PHASE, "heading")
     return fit_from_counts(tasks, f"{tasks} `- [ ] T001` item(s) under {phases} `## Phase N:` heading(s)",
                            phases > 0, None, 0.9)
 
