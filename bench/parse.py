@@ -1,6 +1,7 @@
 """Parse benchmark: plan-tasks against markdown-it-py on one large generated plan.
 
     .venv/bin/python bench/parse.py [--rounds 7] [--phases 100] [--tasks-per-phase 100] [--json]
+    .venv/bin/python bench/parse.py --dialects [seed,speckit,...] [--rounds 5]
 
 Contenders, timed side by side in one run and interleaved round by round (the
 order rotates every round) so that machine noise hits all of them alike:
@@ -15,6 +16,11 @@ order rotates every round) so that machine noise hits all of them alike:
 The target is (c) at most 2x (a). Reports the median and min of each, and the
 ratio of medians (c)/(a) (and of mins). Run it with the venv's Python so that
 (d) to (f) use the same interpreter.
+
+``--dialects`` instead times, for the same plan written in each dialect
+(``generate_dialects.py``), (a) markdown-it's full parse of that text and (c)
+plan-tasks' parse + graph + checks with dialect detection, all interleaved
+round by round, and prints (c)/(a) per dialect (target: at most 1.2x).
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from generate_dialects import REWRITES, generate_dialect_plan  # noqa: E402
 from generate_plan import generate_plan  # noqa: E402
 from interleave import plan_tasks_command, time_interleaved  # noqa: E402
 from markdown_it import MarkdownIt  # noqa: E402
@@ -42,6 +49,7 @@ from plan_tasks.graph import build_graph  # noqa: E402
 from plan_tasks.parse import parse_plan  # noqa: E402
 
 TARGET_RATIO = 2.0
+DIALECT_TARGET_RATIO = 1.2
 
 
 def _in_process(function: Callable[[], object]) -> Callable[[], float]:
@@ -120,6 +128,49 @@ def run(rounds: int, phases: int, tasks_per_phase: int) -> dict:
     }
 
 
+def run_dialects(rounds: int, phases: int, tasks_per_phase: int, dialects: list[str]) -> dict:
+    """(a) markdown-it full parse and (c) plan-tasks load of the plan in each dialect."""
+    full = MarkdownIt("commonmark")
+    contenders: dict[str, tuple[str, Callable[[], float]]] = {}
+    sizes = {}
+    for dialect in dialects:
+        text = generate_dialect_plan(dialect, phases, tasks_per_phase)
+        plan, _, problems = _load(text)
+        errors = [problem for problem in problems if problem.is_error]
+        if errors or plan.dialect != dialect or len(plan.tasks) != phases * tasks_per_phase:
+            raise SystemExit(f"{dialect}: generated plan read as {plan.dialect}, {len(plan.tasks)} tasks, {errors[:3]}")
+        sizes[dialect] = {"lines": text.count("\n") + 1, "bytes": len(text.encode("utf-8"))}
+        contenders[f"a:{dialect}"] = (f"{dialect}: markdown-it full parse", _in_process(lambda t=text: full.parse(t)))
+        contenders[f"c:{dialect}"] = (f"{dialect}: plan-tasks parse+graph+check", _in_process(lambda t=text: _load(t)))
+    results = time_interleaved(contenders, rounds)
+    ratios = {
+        dialect: {
+            "median": results[f"c:{dialect}"]["median_s"] / results[f"a:{dialect}"]["median_s"],
+            "min": results[f"c:{dialect}"]["min_s"] / results[f"a:{dialect}"]["min_s"],
+        }
+        for dialect in dialects
+    }
+    return {"tasks": phases * tasks_per_phase, "sizes": sizes, "rounds": rounds,
+            "python": platform.python_version(), "results": results, "ratios": ratios,
+            "target_ratio": DIALECT_TARGET_RATIO}
+
+
+def _dialect_table(report: dict) -> str:
+    out = [
+        f"{report['tasks']} tasks per plan, python {report['python']}, {report['rounds']} rounds "
+        "(interleaved, rotating order, 1 warm-up round)",
+        "",
+        f"{'dialect':11}{'lines':>8}{'MB':>6}{'(a) md-it ms':>14}{'(c) ms':>10}{'(c)/(a) median':>16}{'by min':>8}",
+    ]
+    for dialect, ratio in report["ratios"].items():
+        size, a, c = report["sizes"][dialect], report["results"][f"a:{dialect}"], report["results"][f"c:{dialect}"]
+        verdict = "" if ratio["median"] <= report["target_ratio"] else "  over target"
+        out.append(f"{dialect:11}{size['lines']:8d}{size['bytes'] / 1e6:6.2f}{a['median_s'] * 1e3:14.0f}"
+                   f"{c['median_s'] * 1e3:10.0f}{ratio['median']:15.2f}x{ratio['min']:7.2f}x{verdict}")
+    out += ["", f"target: (c)/(a) <= {report['target_ratio']:.1f}x per dialect"]
+    return "\n".join(out)
+
+
 def _table(report: dict) -> str:
     plan = report["plan"]
     edges = plan["edges"]
@@ -149,9 +200,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--phases", type=int, default=100, help="phases in the generated plan (default 100)")
     parser.add_argument("--tasks-per-phase", type=int, default=100, help="tasks per phase (default 100)")
     parser.add_argument("--json", action="store_true", help="print machine-readable results")
+    parser.add_argument("--dialects", nargs="?", const=",".join(REWRITES), metavar="LIST",
+                        help=f"per dialect (default all: {','.join(REWRITES)}): plan-tasks against markdown-it")
     args = parser.parse_args(argv)
     if args.rounds < 1 or args.phases < 1 or args.tasks_per_phase < 1:
         parser.error("--rounds, --phases and --tasks-per-phase must be at least 1")
+    if args.dialects:
+        dialects = args.dialects.split(",")
+        unknown = sorted(set(dialects) - set(REWRITES))
+        if unknown:
+            parser.error(f"no generator for {', '.join(unknown)}; choose from {', '.join(REWRITES)}")
+        dialect_report = run_dialects(args.rounds, args.phases, args.tasks_per_phase, dialects)
+        print(json.dumps(dialect_report, indent=2) if args.json else _dialect_table(dialect_report))
+        return 0
     report = run(args.rounds, args.phases, args.tasks_per_phase)
     print(json.dumps(report, indent=2) if args.json else _table(report))
     return 0
