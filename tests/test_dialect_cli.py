@@ -147,3 +147,32 @@ def test_next_on_a_warm_cache_imports_neither_pydantic_nor_markdown_it(project: 
     assert (reports[1]["code"], reports[1]["heavy"]) == (0, [])
     # 1.1 is done; 1.3 waits for 1.2 (no (P)); phase 2 waits for 80% of phase 1
     assert [task["id"] for task in reports[1]["out"]["tasks"]] == ["1.2"]
+
+
+def test_parallel_phase_lets_its_tasks_share_files(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    plan = tmp_path / "plan.md"
+    plan.write_text("## Phase 1: Docs [PARALLEL]\n- [ ] 1.1 Edit `README.md`\n- [ ] 1.2 Also `README.md`\n"
+                    "## Phase 2: Code\n- [ ] 2.1 Edit `src/a.py`\n- [ ] 2.2 Edit `src/a.py` too\n", encoding="utf-8")
+    code, out, _ = cli(capsys, "graph", "--format", "json", str(plan))
+    data = json.loads(out)
+    assert code == EXIT_OK
+    assert [(edge["from"], edge["to"], edge["kind"]) for edge in data["edges"]] == [("2.1", "2.2", "file")]
+    assert data["overrides"] == [{"tasks": ["1.1", "1.2"], "path": "README.md", "reason": "[PARALLEL] phase"}]
+
+
+def test_init_with_format_reads_the_plan_in_that_dialect(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    put_plan(project, "kiro_ide_tasks.md")
+    code, _, err = cli(capsys, "init", "--format", "speckit", "--root", str(project), "--plan", PLAN)
+    assert (code, "error: no tasks found" in err) == (EXIT_INVALID, True)
+    assert not (project / "docs/plan-outputs/tasks/status.json").exists()
+    code, out, _ = cli(capsys, "init", "--format", "kiro", "--root", str(project), "--plan", PLAN)
+    assert (code, json.loads(out)["taskCount"]) == (EXIT_OK, 7)
+
+
+def test_run_dry_run_takes_the_format_too(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    put_plan(project, "cc_sdd_tasks.md")
+    code, _, err = cli(capsys, "run", "--dry-run", "--format", "openspec", "--root", str(project), PLAN)
+    assert (code, "error: no tasks found" in err) == (EXIT_INVALID, True)
+    code, out, _ = cli(capsys, "run", "--dry-run", "--format", "kiro", "--root", str(project), PLAN)
+    assert code == EXIT_OK
+    assert "1.2" in out and "2.3" in out

@@ -10,13 +10,14 @@ and builds the :class:`~plan_tasks.model.Plan`.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
 from plan_tasks.errors import Location, Problem
 from plan_tasks.model import CodeBlock, ExecutionNote, Phase, Plan, Task, TaskRef
 from plan_tasks.parse import inline
-from plan_tasks.parse.blocks import Heading, ListItem, Outline
+from plan_tasks.parse.blocks import Heading, ListItem, Outline, Paragraph
 from plan_tasks.parse.ids import RangeProblem, expand_range
 
 LIST_MARKER = re.compile(r"^\s*(?:[-*+]|\d{1,9}[.)])[ \t]+")
@@ -111,6 +112,27 @@ class PlanBuilder:
         self.notes: list[ExecutionNote] = []
 
     # -- reading ---------------------------------------------------------------
+
+    def walk(
+        self,
+        on_heading: Callable[[Heading], None],
+        on_item: Callable[[ListItem], None],
+        on_paragraph: Callable[[Paragraph], None] | None = None,
+    ) -> None:
+        """Hand every block of the outline, in document order, to the dialect."""
+        for block in self.outline.blocks:
+            if isinstance(block, Heading):
+                on_heading(block)
+            elif isinstance(block, ListItem):
+                on_item(block)
+            elif on_paragraph is not None:
+                on_paragraph(block)
+
+    def finish(self, where: str, hint: str, task_like: re.Pattern[str] | None = None) -> tuple[Plan, list[Problem]]:
+        """The plan and its problems; "no tasks found" (``where``: what was found) when empty."""
+        if not self.tasks:
+            self.report_no_tasks(where, hint, task_like)
+        return self.build(), self.problems
 
     def read_title(self, heading: Heading) -> None:
         if heading.level == 1 and self.title is None:

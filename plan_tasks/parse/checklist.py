@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from plan_tasks.errors import Problem
 from plan_tasks.model import Plan
-from plan_tasks.parse.blocks import Heading, ListItem, Paragraph
+from plan_tasks.parse.blocks import Heading, ListItem
 from plan_tasks.parse.builder import PhaseDraft, PlanBuilder, is_criteria_section, read_marks
 from plan_tasks.parse.detect import count_matches, first_match, fit_from_counts
 from plan_tasks.parse.seed import DONE_TAG, PARALLEL_TAG, SEQUENTIAL_TAG, read_notes
@@ -71,18 +71,10 @@ class _ChecklistParser:
 
     def parse(self) -> tuple[Plan, list[Problem]]:
         builder = self.builder
-        for block in builder.outline.blocks:
-            if isinstance(block, Heading):
-                self._read_heading(block)
-            elif isinstance(block, ListItem):
-                self._read_item(block)
-            elif isinstance(block, Paragraph):
-                read_notes(builder, block)
+        builder.walk(self._read_heading, self._read_item, lambda paragraph: read_notes(builder, paragraph))
         if len(builder.tasks) < MINIMUM_TASKS:
-            # One stray checkbox under a phase-like heading is an example, not a plan.
-            builder.tasks = []
-            builder.report_no_tasks(f"{len(builder.phases)} phase(s)", FORMAT_HINT)
-        return builder.build(), builder.problems
+            builder.tasks = []  # one stray checkbox under a phase-like heading is an example, not a plan
+        return builder.finish(f"{len(builder.phases)} phase(s)", FORMAT_HINT)
 
     def _read_heading(self, heading: Heading) -> None:
         self.builder.read_title(heading)

@@ -21,7 +21,7 @@ import re
 
 from plan_tasks.errors import Problem
 from plan_tasks.model import Plan
-from plan_tasks.parse.blocks import Heading, ListItem
+from plan_tasks.parse.blocks import ListItem
 from plan_tasks.parse.builder import ParallelMarks, PhaseDraft, PlanBuilder, read_marks
 from plan_tasks.parse.detect import count_matches, fit_from_counts
 from plan_tasks.parse.source import Fit, Source
@@ -58,19 +58,16 @@ class _KiroParser:
 
     def parse(self) -> tuple[Plan, list[Problem]]:
         builder = self.builder
-        for block in builder.outline.blocks:
-            if isinstance(block, Heading):
-                builder.read_title(block)
-            elif isinstance(block, ListItem):
-                match = ITEM.match(block.lead.split("\n", 1)[0])
-                if match:
-                    self._read_item(block, match)
+        builder.walk(builder.read_title, self._read_item)
         self._close_major()
-        if not builder.tasks:
-            builder.report_no_tasks(f"{len(builder.phases)} major task(s)", FORMAT_HINT)
-        return builder.build(), builder.problems
+        return builder.finish(f"{len(builder.phases)} major task(s)", FORMAT_HINT)
 
-    def _read_item(self, item: ListItem, match: re.Match[str]) -> None:
+    def _read_item(self, item: ListItem) -> None:
+        match = ITEM.match(item.lead.split("\n", 1)[0])
+        if match:
+            self._read_task_item(item, match)
+
+    def _read_task_item(self, item: ListItem, match: re.Match[str]) -> None:
         task_id = match.group("id")
         if "." not in task_id:
             self._close_major()

@@ -103,17 +103,9 @@ class SeedParser:
 
     def parse(self) -> tuple[Plan, list[Problem]]:
         builder = self.builder
-        for block in builder.outline.blocks:
-            if isinstance(block, Heading):
-                self._read_heading(block)
-            elif isinstance(block, ListItem):
-                self._read_item(block)
-            elif isinstance(block, Paragraph):
-                read_notes(builder, block)
-        if not builder.tasks:
-            where = f"{len(builder.phases)} phase(s)" if builder.phases else "no `## Phase N: Title` headings"
-            builder.report_no_tasks(where, self.hint, TASK_LIKE_LINE)
-        return builder.build(), builder.problems
+        builder.walk(self._read_heading, self._read_item, lambda paragraph: read_notes(builder, paragraph))
+        where = f"{len(builder.phases)} phase(s)" if builder.phases else "no `## Phase N: Title` headings"
+        return builder.finish(where, self.hint, TASK_LIKE_LINE)
 
     def _read_heading(self, heading: Heading) -> None:
         self.builder.read_title(heading)

@@ -81,16 +81,10 @@ class _SpeckitParser:
 
     def parse(self) -> tuple[Plan, list[Problem]]:
         builder = self.builder
-        for block in builder.outline.blocks:
-            if isinstance(block, Heading):
-                self._read_heading(block)
-            elif isinstance(block, ListItem):
-                self._read_item(block)
+        builder.walk(self._read_heading, self._read_item)
         self._close_dependency_section(len(builder.outline.lines))
         self._read_dependency_sections()
-        if not builder.tasks:
-            builder.report_no_tasks(f"{len(builder.phases)} phase(s)", FORMAT_HINT)
-        return builder.build(), builder.problems
+        return builder.finish(f"{len(builder.phases)} phase(s)", FORMAT_HINT)
 
     def _read_heading(self, heading: Heading) -> None:
         self.builder.read_title(heading)
@@ -150,6 +144,8 @@ class _SpeckitParser:
         refs = []
         lines = self.builder.outline.lines
         for number in range(item.line, item.end):
+            if "epend" not in lines[number]:
+                continue
             for declaration in DEPENDS.finditer(lines[number]):
                 group = "list" if declaration.group("list") else "list2"
                 offset = declaration.start(group)
