@@ -450,7 +450,8 @@ def execute(settings: RunSettings, stream: Any = None) -> dict[str, Any]:
     snapshot = record.begin()
     selected = tasks_to_run(loaded.plan, snapshot, settings.selection, loaded.graph.predecessors)
     max_parallel = settings.max_parallel or batch_size(len(loaded.plan.tasks))
-    scheduler = RunScheduler(loaded.graph, selected, files=loaded.graph.held_files({t.id: t.files for t in loaded.plan.tasks}),
+    held_files = loaded.graph.held_files({t.id: t.files for t in loaded.plan.tasks})  # less [PARALLEL] overrides
+    scheduler = RunScheduler(loaded.graph, selected, files=held_files,
                              max_parallel=max_parallel, phase_gate=settings.phase_gate)
     runs = RunIds.of_current_flow_run(loaded.graph.phase_of)
     reporter = RunReporter(paths.name, scheduler.progress, max_parallel, events_jsonl=settings.events_jsonl,
