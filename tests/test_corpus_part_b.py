@@ -133,3 +133,26 @@ def test_genseq_heading_tasks_read_ids_tags_dependencies_and_checkboxes(corpus_d
 ])
 def test_heading_plans_load_without_warnings(corpus_dir: Path, name: str) -> None:
     assert _load(corpus_dir, name).warnings == ()
+
+
+# -- taskmaster_task_005.md: a Task Master task file ----------------------------------------
+
+
+def test_taskmaster_task_file_runs_its_subtasks(corpus_dir: Path) -> None:
+    loaded = _load(corpus_dir, "taskmaster_task_005.md")
+    plan = loaded.plan
+    assert plan.dialect == "taskmaster"
+    assert plan.title == "Task 5: Waitlist Notifications and UI"
+    assert [phase.name for phase in plan.phases] == ["Phase 5: Waitlist Notifications and UI"]
+    # The task has subtasks: they are the runnable units.
+    assert [task.id for task in plan.tasks] == ["5.1", "5.2", "5.3"]
+    assert _depends(loaded, "5.1") == []  # `**Dependencies:** None`
+    assert _depends(loaded, "5.2") == ["5.1"]
+    assert _depends(loaded, "5.3") == ["5.1"]  # 5.2 and 5.3 may run together
+    assert plan.task_by_id["5.2"].title == "Build Confirmation Handling Logic"
+    assert plan.task_by_id["5.1"].body.startswith("Develop SMS and Email notification delivery")
+    assert all(task.initial_status == "pending" and task.complexity == "MEDIUM" for task in plan.tasks)
+    # `**Dependencies:** 4` names a task outside this file: a located warning, not an edge.
+    assert [(p.location.line, p.location.column, p.message) for p in loaded.warnings] == [
+        (7, 19, "task 5 depends on task 4, which is not in this file: it is not waited for"),
+    ]
