@@ -156,3 +156,56 @@ def test_taskmaster_task_file_runs_its_subtasks(corpus_dir: Path) -> None:
     assert [(p.location.line, p.location.column, p.message) for p in loaded.warnings] == [
         (7, 19, "task 5 depends on task 4, which is not in this file: it is not waited for"),
     ]
+
+
+# -- akount_doc_intel_task_table.md: task tables with a Deps column ------------------------
+
+
+def test_akount_task_tables_give_54_tasks_in_six_phases(corpus_dir: Path) -> None:
+    loaded = _load(corpus_dir, "akount_doc_intel_task_table.md")
+    plan = loaded.plan
+    assert plan.dialect == "table"
+    assert plan.title == "Document Intelligence Platform — Task List"
+    assert [phase.label for phase in plan.phases] == ["1", "1.5", "2", "3", "4", "5"]
+    assert plan.phases[1].name == "Phase 1.5: Security Hardening (Review Follow-Up)"
+    # The document says 51; its tables hold 21 + 4 + 8 + 9 + 9 + 3 rows. Summary tables are not tasks.
+    assert [len(phase.task_ids) for phase in plan.phases] == [21, 4, 8, 9, 9, 3]
+    assert _depends(loaded, "DEV-235") == ["DEV-230", "DEV-231", "SEC-29", "SEC-30"]
+    assert _depends(loaded, "INFRA-63") == ["INFRA-61"]  # the Source cell `review:doc-intel-phase1` is not read
+    assert _depends(loaded, "DEV-230") == []  # `—`
+    assert _depends(loaded, "SEC-38") == ["DEV-263", "DEV-264", "DEV-265", "DEV-266"]  # `All Track F`
+    assert len(_depends(loaded, "DEV-267")) == 51  # `All phases`: every task of phases 1 to 4
+
+
+def test_akount_status_and_priority_columns(corpus_dir: Path) -> None:
+    plan = _load(corpus_dir, "akount_doc_intel_task_table.md").plan
+    statuses = {task.id: task.initial_status for task in plan.tasks}
+    assert sum(status == "completed" for status in statuses.values()) == 25  # `✅ Done` rows of phases 1 and 1.5
+    assert statuses["DEV-233"] == "completed" and statuses["DEV-242"] == "pending"  # `✅ Done (1c08fa3)`, `Ready`
+    task = plan.task_by_id["SEC-29"]
+    assert (task.complexity, task.weight, task.files) == ("CRITICAL", 3, ("lib/pii-redaction.ts",))
+    assert plan.task_by_id["DEV-253"].complexity == "LOW"
+    assert plan.task_by_id["DEV-246"].title == "NL bookkeeping endpoint + service (Mistral function calling)"
+
+
+# -- gsd_klausbot_01-02-PLAN.md: front matter and <task> elements ----------------------------
+
+
+def test_gsd_plan_reads_its_three_tasks_in_order(corpus_dir: Path) -> None:
+    loaded = _load(corpus_dir, "gsd_klausbot_01-02-PLAN.md")
+    plan = loaded.plan
+    assert plan.dialect == "gsd"
+    assert [phase.name for phase in plan.phases] == ["Phase 1: foundation (plan 01-02)"]
+    assert plan.phases[0].sequential  # GSD runs a plan's tasks one after the other
+    assert [(task.id, task.title) for task in plan.tasks] == [
+        ("1", "Create grammY bot with plugins"),
+        ("2", "Create message splitting and sending utilities"),
+        ("3", "Create command and message handlers"),
+    ]
+    assert plan.task_by_id["2"].files == ("src/utils/split.ts", "src/utils/index.ts")
+    assert plan.task_by_id["1"].body.startswith("Action:\nCreate src/telegram/bot.ts following RESEARCH.md Pattern 2:")
+    assert "Verify:\nnpm run build succeeds" in plan.task_by_id["1"].body
+    assert loaded.graph.predecessors["3"] == ["2"] and loaded.graph.predecessors["2"] == ["1"]
+    assert all(task.initial_status == "pending" for task in plan.tasks)
+    # `depends_on: ["01-01"]` names another plan file: a located warning.
+    assert [(p.location.line, p.severity) for p in loaded.warnings] == [(6, "warning")]

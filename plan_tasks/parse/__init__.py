@@ -48,11 +48,11 @@ def parse_plan(text: str, path: str = "<plan>") -> tuple[Plan, list[Problem]]:
     """Parse a plan's text; returns the plan (best effort) and every problem found."""
     text = normalize_newlines(text)
     # Temporary dispatch (branch `headings`) until part A's dialect registry lands.
-    from plan_tasks.parse import headings, taskmaster
+    from plan_tasks.parse import gsd, headings, tables, taskmaster
     from plan_tasks.parse.source import Source
 
     source = Source(text, path)
-    for module in (taskmaster, headings):
+    for module in (taskmaster, gsd, tables, headings):
         fit = module.detect(source)
         if fit is not None and fit.score >= 0.5:
             return module.parse(source)

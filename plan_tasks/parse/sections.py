@@ -30,7 +30,7 @@ FILES_FIELD = re.compile(_FIELD % r"files?", re.IGNORECASE)
 WEIGHT_FIELD = re.compile(_FIELD % r"risk|priority|complexity", re.IGNORECASE)
 STATUS_FIELD = re.compile(_FIELD % r"status", re.IGNORECASE)
 ID_MENTION = re.compile(
-    rf"(?:\b(?:tasks?|slices?|steps?)\s+)?(?P<start>{ANY_TASK_ID})(?:\s*(?:-|–|—|\bto\b|\bthrough\b)\s*(?P<end>{ANY_TASK_ID}))?\b",
+    rf"(?:\b(?:tasks?|slices?|steps?)\s+)?(?<![\w.-])(?P<start>{ANY_TASK_ID})(?:\s*(?:-|–|—|\bto\b|\bthrough\b)\s*(?P<end>{ANY_TASK_ID}))?\b",
     re.IGNORECASE,
 )
 PARENTHESES = re.compile(r"\([^)]*\)")
