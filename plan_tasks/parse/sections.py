@@ -147,7 +147,9 @@ def _read_fence(lines: list[str], code_lines: bytearray, number: int, end: int,
 def read_id_list(masked: str, offset: int, number: int, path: str, problems: list[Problem]) -> list[TaskRef]:
     """Task ids (and ranges) after ``offset`` on a line; ``none`` and prose in
     parentheses (``Task 1.1 (same files)``) name none."""
-    text = PARENTHESES.sub(lambda match: " " * len(match.group(0)), masked[offset:])
+    text = masked[offset:]
+    if "(" in text:
+        text = PARENTHESES.sub(lambda match: " " * len(match.group(0)), text)
     refs: list[TaskRef] = []
     for mention in ID_MENTION.finditer(text):
         column = offset + mention.start("start") + 1

@@ -35,7 +35,7 @@ from plan_tasks.parse import inline
 from plan_tasks.parse.blocks import Heading, Paragraph
 from plan_tasks.parse.draft import PhaseDraft, PlanDraft
 from plan_tasks.parse.headings import GROUP, SEED_ITEM
-from plan_tasks.parse.sections import LEVELS, read_id_list
+from plan_tasks.parse.sections import ANY_TASK_ID, LEVELS, read_id_list
 from plan_tasks.parse.source import Fit, Source
 
 NAME = "table"
@@ -51,6 +51,7 @@ COLUMNS = {
 DONE = re.compile(r"✅|\b(?:done|complete|completed|finished)\b|^\[x\]", re.IGNORECASE)
 SKIPPED = re.compile(r"\b(?:skipped|cancell?ed|dropped)\b|^~~", re.IGNORECASE)
 ALL_OF = re.compile(r"^\s*all\s+(?P<what>phases|(?:track|stream|phase)\s+\S+)\s*$", re.IGNORECASE)
+SINGLE_ID = re.compile(rf"^{ANY_TASK_ID}$", re.IGNORECASE)
 NONE = re.compile(r"^\s*(?:—|–|-|none|n/a)?\s*$", re.IGNORECASE)
 
 
@@ -67,20 +68,41 @@ def detect(source: Source) -> Fit | None:
     return Fit(score, f"{len(headers)} table(s) with an `ID` column, the first at line {line}")
 
 
+PIPE = re.compile(r"(?<!\\)\|")
+
+
 def _cells(line: str) -> list[tuple[str, int]]:
     """The cells of a table row with their 0-based columns; pipes in code spans do not split."""
-    masked, _ = inline.mask_code_spans(line)
-    cells: list[tuple[str, int]] = []
-    start = masked.find("|") + 1
-    for position in range(start, len(masked)):
-        if masked[position] == "|" and masked[position - 1] != "\\":
-            raw = line[start:position]
-            cells.append((raw.strip(), start + len(raw) - len(raw.lstrip())))
-            start = position + 1
-    if line[start:].strip():
-        raw = line[start:]
-        cells.append((raw.strip(), start + len(raw) - len(raw.lstrip())))
+    if "\\|" in line or ("`" in line and any("|" in span.group(0) for span in inline.CODE_SPAN.finditer(line))):
+        masked = inline.mask_code_spans(line)[0]
+        bounds = [match.start() for match in PIPE.finditer(masked)]
+    else:  # the common row: every pipe splits
+        bounds, position = [], line.find("|")
+        while position >= 0:
+            bounds.append(position)
+            position = line.find("|", position + 1)
+    if not bounds:
+        return []
+    if line[bounds[-1] + 1 :].strip():
+        bounds.append(len(line))  # a row without its closing pipe
+    cells = []
+    for start, end in zip(bounds, bounds[1:]):
+        raw = line[start + 1 : end]
+        stripped = raw.lstrip()
+        cells.append((stripped.rstrip(), start + 1 + len(raw) - len(stripped)))
     return cells
+
+
+def _title_spans(title: str) -> tuple[str, list[str]]:
+    """The task cell's prose (code spans blanked) and its code spans, for its paths.
+    Blanking costs a call per span; when no `/` is left outside the spans, no bare
+    path can be there, so the prose is not needed."""
+    if "`" not in title:
+        return title, []
+    spans = [match.group(2).strip() for match in inline.CODE_SPAN.finditer(title)]
+    if "/" not in inline.CODE_SPAN.sub("", title):
+        return "", spans
+    return inline.mask_code_spans(title)
 
 
 def _columns(header: list[tuple[str, int]]) -> dict[str, int]:
@@ -145,33 +167,39 @@ class TableParser:
                 self._row(cells, columns, paragraph.line + offset)
 
     def _row(self, cells: list[tuple[str, int]], columns: dict[str, int], number: int) -> None:
-        phase = self.group[0]  # type: ignore[index]
-        def cell(key: str) -> tuple[str, int]:
-            index = columns.get(key)
-            return cells[index] if index is not None and index < len(cells) else ("", 0)
-        written_id, id_column = cell("id")
+        empty = ("", 0)
+        cell = {key: cells[index] if index < len(cells) else empty for key, index in columns.items()}
+        written_id, id_column = cell["id"]
         task_id = written_id.strip("*~` ")
-        title, _ = cell("title")
-        status, _ = cell("status")
-        priority = cell("priority")[0].strip("* ").split(" ")[0].lower()
-        masked, spans = inline.mask_code_spans(title)
-        depends_text, depends_column = cell("depends")
-        depends: list[TaskRef] = []
-        all_of = ALL_OF.match(depends_text)
-        if not all_of and not NONE.match(depends_text):
-            line = self.outline.lines[number][: depends_column + len(depends_text)]  # this cell only
-            depends = read_id_list(line, depends_column, number, self.source.path, self.problems)
+        title = cell["title"][0]
+        status = cell.get("status", empty)[0]
+        priority = cell.get("priority", empty)[0].strip("* ").split(" ")[0].lower()
+        masked, spans = _title_spans(title)
+        depends, all_of = self._depends(cell.get("depends", empty), number)
         task = Task(
             id=task_id, title=title, phase_index=self.draft.current_index, line=number + 1, column=id_column + 1,
-            checked=bool(DONE.search(status)), skipped=bool(SKIPPED.search(status)) or written_id.startswith("~~"),
+            checked=bool(status) and bool(DONE.search(status)),
+            skipped=(bool(status) and bool(SKIPPED.search(status))) or written_id.startswith("~~"),
             depends_on=tuple(depends), files=tuple(dict.fromkeys(inline.paths_in_line(masked, spans))),
             complexity=LEVELS.get(priority),  # type: ignore[arg-type]
         )
+        phase = self.draft.phases[-1]
         phase.tasks.append(task)
         self.members.setdefault(self.section, []).append(task_id)
         self.members.setdefault(f"phase {phase.label}", []).append(task_id)
         if all_of:
-            self.pending_all.append((task, all_of.group("what"), number + 1, depends_column + 1))
+            self.pending_all.append((task, all_of.group("what"), number + 1, cell["depends"][1] + 1))
+
+    def _depends(self, depends_cell: tuple[str, int], number: int) -> tuple[list[TaskRef], re.Match[str] | None]:
+        """The ids of a Deps cell, or its ``All ...`` match (resolved once every row is read)."""
+        text, column = depends_cell
+        if SINGLE_ID.match(text):  # the common cell: one id
+            return [TaskRef(id=text, line=number + 1, column=column + 1)], None
+        all_of = ALL_OF.match(text) if text[:3].lower() == "all" else None
+        if all_of or NONE.match(text):
+            return [], all_of
+        line = self.outline.lines[number][: column + len(text)]  # this cell only
+        return read_id_list(line, column, number, self.source.path, self.problems), None
 
     def _resolve_all(self) -> None:
         """``All Track F`` and ``All phases``, once every row is known."""
