@@ -4,9 +4,12 @@
 values; a problem with a value (a task without an id, a dependency on an
 unknown task) must still be reported as ``tasks.json:LINE:COL``, and a
 status written back must replace exactly one value and leave every other
-byte alone. :func:`read_located` pairs the loaded value with the offset of
-every value in the text, keyed by its path (``("master", "tasks", 3, "id")``),
-from one tokenizing pass over the already-validated text.
+byte alone. :func:`read_located` pairs the loaded value with the text;
+:meth:`LocatedJson.offset` finds where a value starts, by its path
+(``("master", "tasks", 3, "id")``), walking only the containers on that path
+and skipping each sibling value with the C decoder's ``raw_decode``, so a
+long ``details`` string or a whole other tag costs one C call, not a token
+walk in Python.
 """
 
 from __future__ import annotations
@@ -21,8 +24,6 @@ from plan_tasks.errors import Location, Problem
 
 Path = tuple[str | int, ...]
 
-_TOKEN = re.compile(r'[\s]*(?:(?P<string>"(?:[^"\\]|\\.)*")|(?P<punct>[{}\[\]:,])|(?P<scalar>[^\s{}\[\]:,"]+))')
-
 
 @dataclass
 class LocatedJson:
@@ -31,8 +32,23 @@ class LocatedJson:
     path: str
     text: str
     value: Any
-    offsets: dict[Path, int] = field(default_factory=dict)
+    _children: dict[Path, dict[str | int, int]] = field(default_factory=dict)
     _line_starts: list[int] = field(default_factory=list)
+
+    def offset(self, at: Path) -> int | None:
+        """Where the value at ``at`` starts in the text, or None if there is none."""
+        position = _skip_space(self.text, 0)
+        for depth, part in enumerate(at):
+            parent = at[:depth]
+            children = self._children.get(parent)
+            if children is None:
+                if self.text[position : position + 1] not in ("{", "["):
+                    return None
+                children = self._children[parent] = _children(self.text, position)
+            if part not in children:
+                return None
+            position = children[part]
+        return position
 
     def value_at(self, at: Path) -> Any:
         value = self.value
@@ -42,9 +58,11 @@ class LocatedJson:
 
     def location(self, at: Path) -> Location:
         """The 1-based line and column of the value at ``at`` (or of its nearest parent)."""
-        while at not in self.offsets and at:
+        offset = self.offset(at)
+        while offset is None and at:
             at = at[:-1]
-        return self.location_of_offset(self.offsets.get(at, 0))
+            offset = self.offset(at)
+        return self.location_of_offset(offset or 0)
 
     def location_of_offset(self, offset: int) -> Location:
         if not self._line_starts:
@@ -63,47 +81,37 @@ def read_located(text: str, path: str) -> tuple[LocatedJson | None, list[Problem
             f"invalid JSON: {error.msg}",
             "fix the JSON syntax (a trailing comma, a missing quote or bracket?)",
         )]
-    document = LocatedJson(path, text, value)
-    document.offsets = _value_offsets(text)
-    return document, []
+    return LocatedJson(path, text, value), []
 
 
-def _value_offsets(text: str) -> dict[Path, int]:
-    """Offsets of every value by path; ``text`` must be valid JSON."""
-    offsets: dict[Path, int] = {}
-    stack: list[list[Any]] = []  # frames: [path, kind, next index or pending key]
-    position = 0
-    length = len(text)
-    while position < length:
-        token = _TOKEN.match(text, position)
-        if token is None or token.end() == position:
-            break
-        position = token.end()
-        punct = token.group("punct")
-        start = token.start(token.lastgroup or "punct")
-        if punct in (":", ","):
-            continue
-        if punct in ("}", "]"):
-            stack.pop()
-            continue
-        frame = stack[-1] if stack else None
-        if frame is not None and frame[1] == "object" and frame[2] is None:
-            frame[2] = _key(token.group("string"))  # a key: its value follows the colon
-            continue
-        if frame is None:
-            value_path: Path = ()
-        elif frame[1] == "object":
-            value_path = frame[0] + (frame[2],)
-            frame[2] = None
+_DECODER = json.JSONDecoder()
+_SPACE = re.compile(r"[ \t\n\r]*")
+_SEPARATOR = re.compile(r"[ \t\n\r,]*")
+_KEY = re.compile(r'("(?:[^"\\]|\\.)*")[ \t\n\r]*:[ \t\n\r]*')
+
+
+def _skip_space(text: str, position: int) -> int:
+    return _SPACE.match(text, position).end()  # type: ignore[union-attr]
+
+
+def _children(text: str, start: int) -> dict[str | int, int]:
+    """Offsets of the direct children of the object or array at ``start`` (valid JSON)."""
+    children: dict[str | int, int] = {}
+    is_object = text[start] == "{"
+    position, index = start + 1, 0
+    while True:
+        position = _SEPARATOR.match(text, position).end()  # type: ignore[union-attr]
+        if text[position] in "}]":
+            return children
+        if is_object:
+            key = _KEY.match(text, position)
+            assert key is not None
+            name: str | int = _key(key.group(1))
+            position = key.end()
         else:
-            value_path = frame[0] + (frame[2],)
-            frame[2] += 1
-        offsets[value_path] = start
-        if punct == "{":
-            stack.append([value_path, "object", None])
-        elif punct == "[":
-            stack.append([value_path, "array", 0])
-    return offsets
+            name, index = index, index + 1
+        children[name] = position
+        position = _DECODER.raw_decode(text, position)[1]
 
 
 def _key(token: str) -> str:

@@ -25,6 +25,7 @@ How it maps onto a plan (docs/plan-format.md has the reference):
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -108,7 +109,7 @@ def _json_item(document: LocatedJson, path: Path, raw: Any, parent: str | None,
         return None
     own = str(raw["id"])
     task_id = own if parent is None or "." in own else f"{parent}.{own}"
-    status = _status(raw.get("status"), document.location(path + ("status",)), problems)
+    status = _status(raw.get("status"), lambda: document.location(path + ("status",)), problems)
     body = "\n\n".join(str(raw[key]).strip() for key in ("description", "details", "testStrategy") if raw.get(key))
     priority = raw.get("priority") if isinstance(raw.get("priority"), str) else None
     item = Item(task_id, str(raw.get("title") or "").strip(), body, status, priority, document.location(path + ("id",)))
@@ -132,11 +133,12 @@ def _full_id(dependency: Any, parent: str | None) -> str:
     return written if parent is None or "." in written else f"{parent}.{written}"
 
 
-def _status(raw: Any, where: Location, problems: list[Problem]) -> str:
+def _status(raw: Any, where: Callable[[], Location], problems: list[Problem]) -> str:
+    """The Task Master status; ``where`` locates it, called only for a warning."""
     status = str(raw or "pending").strip().lower()
     if status not in TASKMASTER_STATUSES:
         problems.append(Problem(
-            where, f"unknown Task Master status {raw!r}: read as pending",
+            where(), f"unknown Task Master status {raw!r}: read as pending",
             f"Task Master statuses are {', '.join(TASKMASTER_STATUSES)}", severity="warning",
         ))
         return "pending"

@@ -63,7 +63,7 @@ def read_task_file(source: Source) -> tuple[list[Item], str, list[Problem]]:
         if sub:
             _finish(current, fields, task, source.path, problems)
             current = Item(f"{task.id}.{sub.group('id')}", sub.group("title").strip(), "",
-                           _status(sub.group("status"), Location(source.path, number + 1, 1), problems),
+                           _status(sub.group("status"), lambda: Location(source.path, number + 1, 1), problems),
                            None, Location(source.path, number + 1, line.find(sub.group("id")) + 1))
             task.subtasks.append(current)
             fields = _Fields()
@@ -109,8 +109,9 @@ def _finish(item: Item, fields: _Fields, task: Item, path: str, problems: list[P
     if fields.text("title"):
         item.title = fields.text("title")
     if "status" in fields.values:
+        where = fields.where["status"]
         item.status = _status(fields.text("status").split()[0] if fields.text("status") else None,
-                              fields.where["status"], problems)
+                              lambda: where, problems)
     if fields.text("priority"):
         item.priority = fields.text("priority").split()[0].lower()
     parts = [fields.text(label) for label in ("description", "details", "test strategy") if fields.text(label)]

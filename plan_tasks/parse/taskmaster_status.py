@@ -96,13 +96,15 @@ def _matches(value: Any, wanted: str, parent_id: str | None) -> bool:
 
 
 def _set_status(document: LocatedJson, task_path: Path, status: str) -> str:
-    text, offsets = document.text, document.offsets
+    text = document.text
     encoded = json.dumps(status)
-    at = offsets.get(task_path + ("status",))
+    at = document.offset(task_path + ("status",))
     if at is not None:
         return text[:at] + encoded + text[_value_end(text, at):]
     # No status yet: add one right after the task's id value.
-    end = _value_end(text, offsets[task_path + ("id",)])
+    id_at = document.offset(task_path + ("id",))
+    assert id_at is not None  # found by its id
+    end = _value_end(text, id_at)
     return text[:end] + f', "status": {encoded}' + text[end:]
 
 
