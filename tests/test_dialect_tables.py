@@ -122,3 +122,14 @@ def test_gsd_tasks_outside_fences_in_order_with_ids_from_their_names() -> None:
 def test_gsd_problems(text: str, message: str) -> None:
     _, problems = gsd.parse(Source(text, "plan.md"))
     assert [p.message for p in problems] == [message]
+
+
+def test_gsd_phase_from_the_file_layout_when_the_front_matter_is_blanked() -> None:
+    # plan_tasks.parse may blank front matter (as empty lines) before a dialect reads the text.
+    blanked = "\n" * 5 + GSD.split("---\n", 2)[2]
+    plan, problems = gsd.parse(Source(blanked, ".planning/phases/02-api/02-01-PLAN.md"))
+    assert (plan.phases[0].name, problems) == ("Phase 2: api (plan 02-01)", [])
+    assert gsd.detect(Source(blanked, "02-01-PLAN.md")) is not None
+    plan, _ = gsd.parse(Source(blanked, "02-01-PLAN.md"))
+    assert plan.phases[0].name == "Phase 2: plan 02-01"
+    assert plan.tasks[0].line == 9  # line numbers stay put

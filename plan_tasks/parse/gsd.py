@@ -16,7 +16,9 @@ depends_on: ["01-01"]       <- other plan files: named in a warning, not waited 
 ```
 
 GSD's executor runs a plan's tasks one after the other, so the phase is
-sequential. Nothing of the rest (``<objective>``, ``<verification>``,
+sequential. Where the front matter is gone (``plan_tasks.parse`` may blank
+it before dialects read the text), the phase comes from GSD's file layout
+instead: ``.planning/phases/01-foundation/01-02-PLAN.md``. Nothing of the rest (``<objective>``, ``<verification>``,
 ``<success_criteria>``) is a task. The text is not Markdown (markdown-it
 would cut an element at its first blank line), so it is read line by line:
 only ``<task>`` elements outside code fences count.
@@ -43,17 +45,32 @@ FENCE = re.compile(r"^\s*(```|~~~)")
 
 
 def detect(source: Source) -> Fit | None:
-    if not source.text.startswith("---\n") or "<task" not in source.text:
+    if "<tasks>" not in source.text:
         return None
     count = sum(1 for line in source.lines if TASK_OPEN.match(line))
     if not count:
         return None
-    return Fit(0.9, f"YAML front matter and {count} `<task>` element(s) (a GSD plan)")
+    return Fit(0.9, f"a `<tasks>` list of {count} `<task>` element(s) (a GSD plan)")
 
 
-def _front_matter(lines: list[str]) -> tuple[dict[str, str], int]:
-    """Top-level ``key: value`` pairs of the front matter and the line after it."""
+PHASE_DIRECTORY = re.compile(r"^\d+(?:\.\d+)?-[\w.-]+$")
+PLAN_FILE = re.compile(r"(?P<phase>\d+(?:\.\d+)?)-(?P<plan>\d+)-PLAN\.md$", re.IGNORECASE)
+
+
+def _front_matter(lines: list[str], path: str) -> tuple[dict[str, str], int]:
+    """Top-level ``key: value`` pairs of the front matter and the line after it;
+    without front matter, ``phase`` and ``plan`` from GSD's file layout."""
     values: dict[str, str] = {}
+    if lines[0] != "---":
+        parts = path.replace("\\", "/").split("/")
+        plan_file = PLAN_FILE.search(parts[-1])
+        if len(parts) > 1 and PHASE_DIRECTORY.match(parts[-2]):
+            values["phase"] = parts[-2]
+        elif plan_file:
+            values["phase"] = plan_file.group("phase")
+        if plan_file:
+            values["plan"] = plan_file.group("plan")
+        return values, 0
     for number, line in enumerate(lines[1:], start=1):
         if line.strip() == "---":
             return values, number + 1
@@ -71,13 +88,15 @@ def _draft(path: str, front: dict[str, str]) -> PlanDraft:
     title = (phase_match.group("title") or "").replace("-", " ") if phase_match else front.get("phase", "")
     plan_name = f"{front.get('phase', '').split('-')[0]}-{front['plan']}" if "plan" in front else None
     draft.title = f"{front.get('phase', path)} plan {front['plan']}" if "plan" in front else front.get("phase")
-    draft.add_phase(label, title + (f" (plan {plan_name})" if plan_name else ""), 2, sequential=True)
+    if plan_name:
+        title = f"{title} (plan {plan_name})" if title else f"plan {plan_name}"
+    draft.add_phase(label, title, 2, sequential=True)
     return draft
 
 
 def parse(source: Source) -> tuple[Plan, list[Problem]]:
     lines = source.lines
-    front, body_start = _front_matter(lines)
+    front, body_start = _front_matter(lines, source.path)
     problems: list[Problem] = []
     draft = _draft(source.path, front)
     phase = draft.phases[0]
