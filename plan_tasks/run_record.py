@@ -253,27 +253,38 @@ class RunRecord:
         return found
 
     def _tick(self, task_id: str) -> None:
-        """Check the task's box in the plan, if its line still is that task's."""
+        """Record the task as done in the plan: its box checked, if its line still
+        is that task's; in a Task Master tasks.json, its status set to done."""
         task = self.plan.task_by_id[task_id]
         # The unchecked box followed by this very id (bold or not), not 1.20, 1.2.1 or a mention.
         unchecked = re.compile(_UNCHECKED.pattern + r"(?=\s+(?:\*\*|__)?" + re.escape(task_id) + r"(?!\w|\.\w))")
         with self._plan_lock:
             try:
                 raw = self.paths.plan.read_bytes()
-                lines = raw.decode("utf-8").split("\n")
+                text = raw.decode("utf-8")
             except (OSError, UnicodeDecodeError) as error:
                 raise PlanError(f"cannot update the plan: {error}", location=self.paths.plan_ref) from None
-            index = task.line - 1
-            if index < len(lines) and unchecked.match(lines[index]):
+            if self.plan.dialect == "taskmaster" and self.paths.plan.suffix == ".json":
+                from plan_tasks.parse.taskmaster_status import TO_TASKMASTER, update_taskmaster_status
+
+                updated = update_taskmaster_status(text, task_id, TO_TASKMASTER["completed"])
+            else:
+                lines = text.split("\n")
+                index = task.line - 1
+                if index >= len(lines) or not unchecked.match(lines[index]):
+                    return
                 lines[index] = unchecked.sub(r"\1[x]", lines[index], count=1)
-                data = "\n".join(lines).encode("utf-8")
-                write_atomic(self.paths.plan, data)
-                with transaction(self.paths) as document:
-                    ours = document.setdefault(doc.OURS, {})
-                    # If only this tick changed the plan since the last sync, status.json stays
-                    # in sync; any other edit must still be reported by `next`.
-                    if ours.get("planHash") == hashlib.sha256(raw).hexdigest():
-                        ours["planHash"] = hashlib.sha256(data).hexdigest()
+                updated = "\n".join(lines)
+            if updated == text:
+                return
+            data = updated.encode("utf-8")
+            write_atomic(self.paths.plan, data)
+            with transaction(self.paths) as document:
+                ours = document.setdefault(doc.OURS, {})
+                # If only this tick changed the plan since the last sync, status.json stays
+                # in sync; any other edit must still be reported by `next`.
+                if ours.get("planHash") == hashlib.sha256(raw).hexdigest():
+                    ours["planHash"] = hashlib.sha256(data).hexdigest()
 
 
 _PHASE_SELECTOR = re.compile(r"^(?:phase|p):(?P<label>\d+(?:\.\d+)*)$", re.IGNORECASE)

@@ -21,8 +21,7 @@ from plan_tasks.parse.source import Fit, Source
 
 __all__ = ["DIALECTS", "UnknownDialect", "detect_dialect", "dialect_names", "parse_plan", "read_plan_text"]
 
-# Dialect name -> module under plan_tasks.parse. `headings` and `taskmaster` are
-# read when their modules are installed (they are written alongside this one).
+# Dialect name -> module under plan_tasks.parse.
 DIALECTS: dict[str, str] = {
     "seed": "seed",
     "speckit": "speckit",
@@ -30,6 +29,8 @@ DIALECTS: dict[str, str] = {
     "openspec": "openspec",
     "checklist": "checklist",
     "headings": "headings",
+    "table": "tables",
+    "gsd": "gsd",
     "taskmaster": "taskmaster",
 }
 
@@ -87,7 +88,9 @@ def parse_plan(text: str, path: str = "<plan>", dialect: str | None = None) -> t
         module = _module(name)
         assert module is not None  # detect_dialect only answers installed dialects
         plan, problems = module.parse(source)
-        if plan.tasks:
+        # Its own errors (invalid JSON in a tasks.json) say more than "no tasks found" would.
+        if plan.tasks or any(problem.is_error and not problem.message.startswith("no tasks found")
+                             for problem in problems):
             return plan.model_copy(update={"dialect_reason": fit.reason}), problems
     # No dialect found tasks: the seed format's "no tasks" error, naming the closest one.
     plan, problems = _module("seed").parse(source)  # type: ignore[union-attr]

@@ -70,9 +70,19 @@ class PlanPaths(NamedTuple):
 
 
 def output_dir_name(plan_ref: str) -> str:
-    """``docs/plans/my-plan.md`` -> ``my-plan`` (the seed's ``path.basename(p, '.md')``)."""
-    name = PurePosixPath(plan_ref.replace("\\", "/")).name
-    return name[:-3] if name.endswith(".md") and len(name) > 3 else name
+    """``docs/plans/my-plan.md`` -> ``my-plan`` (the seed's ``path.basename(p, '.md')``).
+
+    A ``.json`` plan loses its extension too, and a plan inside a ``.taskmaster``
+    directory is prefixed: ``.taskmaster/tasks/tasks.json`` -> ``taskmaster-tasks``,
+    which names the project's tool and cannot clash with a spec-kit ``tasks.md``.
+    """
+    posix = PurePosixPath(plan_ref.replace("\\", "/"))
+    name = posix.name
+    for extension in (".md", ".json"):
+        if name.endswith(extension) and len(name) > len(extension):
+            name = name[: -len(extension)]
+            break
+    return f"taskmaster-{name}" if ".taskmaster" in posix.parts[:-1] else name
 
 
 def resolve_plan(plan: str | None, root: str | None = None, dialect: str | None = None) -> PlanPaths:
