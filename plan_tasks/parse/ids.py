@@ -4,7 +4,11 @@ Ranges expand as the seed system's ``expandTaskRange`` does for the ranges it
 accepts (``3.1-3.4`` -> 3.1, 3.2, 3.3, 3.4), extended to three-level ids that
 share their first two parts (``3.1.1-3.1.3``). Ranges the seed would silently
 mangle are problems here: a reversed range (``3.4-3.1``) and one across phases
-(``1.3-2.2``, whose meaning depends on how many tasks phase 1 has).
+(``1.3-2.2``, whose meaning depends on how many tasks phase 1 has), and one
+naming more than ``MAX_RANGE_TASKS`` tasks (``1.1-1.1000000`` would otherwise
+cost seconds and gigabytes before any check could say that phase 1 has 12).
+Ends are compared as digit strings before ``int()`` sees them, so a number of
+thousands of digits is one of these problems, not ``int()``'s ValueError.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from dataclasses import dataclass
 TASK_ID = r"\d+\.\d+(?:\.\d+)?"
 RANGE_DASH = r"(?:-|–|—|\bto\b|\bthrough\b)"
 RANGE_PATTERN = re.compile(rf"(?P<start>{TASK_ID})(?:\s*{RANGE_DASH}\s*(?P<end>{TASK_ID}))?")
+# No real phase holds this many tasks: a longer range is a typo, refused before it is expanded.
+MAX_RANGE_TASKS = 1000
 
 
 @dataclass(frozen=True)
@@ -35,13 +41,27 @@ def expand_range(start: str, end: str | None) -> tuple[list[str], RangeProblem |
             "a range must stay within one phase (or one parent task); "
             f"list the tasks instead, e.g. {start}, {end}",
         )
-    first, last = int(last_a), int(last_b)
+    first, last = _magnitude(last_a), _magnitude(last_b)
     if first > last:
         return [start, end], RangeProblem(
             f"range {start}-{end} is reversed",
             f"write the lower id first: {end}-{start}",
         )
-    return [f"{head_a}.{number}" for number in range(first, last + 1)], None
+    if last[0] > len(str(MAX_RANGE_TASKS)) or int(last[1]) - int(first[1]) + 1 > MAX_RANGE_TASKS:
+        return [start, end], RangeProblem(
+            f"range {start}-{end} names more than {MAX_RANGE_TASKS:,} tasks",
+            f"check its last id; a range may name at most {MAX_RANGE_TASKS:,} tasks "
+            f"(split a longer one: {head_a}.1-{head_a}.{MAX_RANGE_TASKS}, {head_a}.{MAX_RANGE_TASKS + 1}-...)",
+        )
+    return [f"{head_a}.{number}" for number in range(int(first[1]), int(last[1]) + 1)], None
+
+
+def _magnitude(digits: str) -> tuple[int, int | str]:
+    """A digit string as something that orders like its number: (count of significant
+    digits, the number); past 18 digits the digits themselves, which ``int()`` may refuse
+    and which only a number of the same length is compared with."""
+    significant = digits.lstrip("0") or "0"
+    return len(significant), int(significant) if len(significant) <= 18 else significant
 
 
 def phase_number(task_id: str) -> int:
