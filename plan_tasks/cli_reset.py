@@ -17,7 +17,7 @@ from typing import Any
 from plan_tasks.errors import EXIT_OK, PlanError
 from plan_tasks.status import document as doc
 from plan_tasks.status.paths import require_plan_or_status, resolve_plan
-from plan_tasks.status.store import load_status, locked, save_status
+from plan_tasks.status.store import load_status, locked, require_status, save_status
 
 _PHASE_SELECTOR = re.compile(r"^(?:phase|p):(?P<label>\d+(?:\.\d+)*)$", re.IGNORECASE)
 _PHASE_LABEL = re.compile(r"^Phase\s+(?P<label>\d+(?:\.\d+)*)\b")  # of "Phase 2: Endpoints"
@@ -45,6 +45,7 @@ def cmd_reset(args: argparse.Namespace) -> int:
         raise PlanError("say which tasks to reset: task ids or phase:N, `--failed`, or `--all`",
                         f"e.g. `plan-tasks reset {args.plan} --failed`")
     paths = require_plan_or_status(resolve_plan(args.plan, args.root))
+    require_status(paths)  # before the lock, which would create the output folder
     with locked(paths):
         document = load_status(paths)
         if args.failed:

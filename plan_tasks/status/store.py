@@ -77,11 +77,23 @@ def load_status(paths: PlanPaths) -> Document:
     try:
         return read_status_file(paths.status_file, paths.relative(paths.status_file), _recovery_hint(paths))
     except FileNotFoundError:
-        raise StatusMissing(
-            f"no status for {paths.plan_ref} yet",
-            f"create it with `plan-tasks init --plan {paths.plan_ref}`",
-            paths.relative(paths.status_file),
-        ) from None
+        raise _status_missing(paths) from None
+
+
+def require_status(paths: PlanPaths) -> None:
+    """Raise StatusMissing unless status.json exists: called before taking the lock, which
+    creates the output folder and a lock file, so that changing a plan that has no status
+    (or does not exist) leaves nothing on disk."""
+    if not paths.status_file.exists():
+        raise _status_missing(paths)
+
+
+def _status_missing(paths: PlanPaths) -> StatusMissing:
+    return StatusMissing(
+        f"no status for {paths.plan_ref} yet",
+        f"create it with `plan-tasks init --plan {paths.plan_ref}`",
+        paths.relative(paths.status_file),
+    )
 
 
 def read_status_file(status_file: Path, display_path: str, hint: str) -> Document:
@@ -174,8 +186,9 @@ def locked(paths: PlanPaths, timeout: float = LOCK_TIMEOUT_SECONDS) -> Iterator[
 def transaction(paths: PlanPaths) -> Iterator[Document]:
     """Lock, load, let the caller change the document, write it back atomically.
 
-    If the caller raises, nothing is written.
+    If the caller raises, nothing is written; without a status.json, nothing is created.
     """
+    require_status(paths)
     with locked(paths):
         document = load_status(paths)
         yield document
