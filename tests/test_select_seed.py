@@ -151,16 +151,19 @@ def test_cli_reads_notes_from_a_plan_that_is_not_valid_utf8_as_node_does(tmp_pat
     assert result.stdout == as_json_text(expected) + "\n"
 
 
-def test_cli_escapes_a_lone_surrogate_as_json_stringify_does(tmp_path: Path) -> None:
+def test_cli_refuses_a_lone_surrogate_in_status_json_at_its_place(tmp_path: Path) -> None:
+    """Valid JSON, but not text: no command can write it back as UTF-8 or print it, so
+    every command reports it, `next --policy seed` too (issue 12), and writes nothing."""
     tasks = [{"id": "1.1", "phase": "Phase 1: A", "description": "x\ud800", "status": "pending"}]
     plan_ref = write_seed_project(tmp_path, tasks, PLAN_WITHOUT_NOTES)
-    expected = {"count": 1, "tasks": [
-        {"id": "1.1", "description": "x<surrogate>", "phase": 1, "status": "pending", "reason": PENDING,
-         "sequential": False},
-    ]}
+    status_file = tmp_path / "docs" / "plan-outputs" / "seed-next" / "status.json"
+    before = status_file.read_bytes()
+    line = before.decode("utf-8").count("\n", 0, before.decode("utf-8").index("x\\ud800")) + 1
     result = run_next_seed(tmp_path, plan_ref, 3)
-    assert (result.returncode, result.stderr) == (0, "")
-    assert result.stdout == as_json_text(expected).replace("<surrogate>", "\\ud800") + "\n"
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.startswith(f"docs/plan-outputs/seed-next/status.json:{line}:")
+    assert "task 1.1: `description` holds a lone surrogate (\\ud800), which is not text" in result.stderr
+    assert status_file.read_bytes() == before
 
 
 # -- parse_execution_notes and expand_task_range -------------------------------

@@ -48,13 +48,13 @@ def _replace_task(position: int) -> Callable[[dict[str, Any]], None]:
 # (case id, change putting HERE where the wrong value goes, the wrong value as JSON, message)
 CASES: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
     ("retryCount-string", _set("1.3", "retryCount"), '"x"',
-     'task 1.3: `retryCount` is "x", not a whole number of 0 or more'),
+     'task 1.3: `retryCount` is "x", not a whole number from 0 to 9007199254740991'),
     ("retryCount-negative", _set("1.3", "retryCount"), "-1",
-     "task 1.3: `retryCount` is -1, not a whole number of 0 or more"),
+     "task 1.3: `retryCount` is -1, not a whole number from 0 to 9007199254740991"),
     ("retryCount-boolean", _set("1.3", "retryCount"), "true",
-     "task 1.3: `retryCount` is true, not a whole number of 0 or more"),
+     "task 1.3: `retryCount` is true, not a whole number from 0 to 9007199254740991"),
     ("retryCount-fraction", _set("1.3", "retryCount"), "1.5",
-     "task 1.3: `retryCount` is 1.5, not a whole number of 0 or more"),
+     "task 1.3: `retryCount` is 1.5, not a whole number from 0 to 9007199254740991"),
     ("status-number", _set("1.2", "status"), "5",
      "task 1.2: `status` is 5, not a string (pending, in_progress, completed, failed or skipped)"),
     ("id-number", _set("1.4", "id"), "1.4", "task 4: `id` is 1.4, not a string"),
@@ -69,9 +69,38 @@ CASES: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
      'status file: `runs` is "none", not a list'),
     ("run-number", lambda document: document.__setitem__("runs", [HERE]), "7", "run 1 of `runs` is not an object"),
     ("run-count-string", lambda document: document.__setitem__("runs", [{"runId": "run-1", "completed": HERE}]),
-     '"3"', 'run run-1: `completed` is "3", not a whole number of 0 or more'),
+     '"3"', 'run run-1: `completed` is "3", not a whole number from 0 to 9007199254740991'),
     ("summary-list", lambda document: document.__setitem__("summary", HERE), "[]",
      "status file: `summary` is [], not an object"),
+    # the odd values issue 12 names, and their neighbours
+    ("retryCount-1e400", _set("1.3", "retryCount"), "1e400",
+     "task 1.3: `retryCount` is Infinity, not a whole number from 0 to 9007199254740991"),
+    ("retryCount-past-javascript", _set("1.3", "retryCount"), "9007199254740992",
+     "task 1.3: `retryCount` is 9007199254740992, not a whole number from 0 to 9007199254740991"),
+    ("duration-NaN", _set("2.1", "duration"), "NaN",
+     "task 2.1: `duration` is NaN, not a number of milliseconds (at most 9007199254740991 either way)"),
+    ("duration-minus-1e400", _set("2.1", "duration"), "-1e400",
+     "task 2.1: `duration` is -Infinity, not a number of milliseconds (at most 9007199254740991 either way)"),
+    ("startedAt-number", _set("2.1", "startedAt"), "1764475729463",
+     "task 2.1: `startedAt` is 1764475729463, not a string"),
+    ("runs-object", lambda document: document.__setitem__("runs", HERE), '{"run-1": {}}',
+     'status file: `runs` is {"run-1": {}}, not a list'),
+    ("status-list", _set("1.2", "status"), '["completed"]',
+     'task 1.2: `status` is ["completed"], not a string (pending, in_progress, completed, failed or skipped)'),
+    ("createdAt-number", lambda document: document.__setitem__("createdAt", HERE), "0",
+     "status file: `createdAt` is 0, not a string"),
+    ("planTasks-removedTasks-string", lambda document: document["planTasks"].__setitem__("removedTasks", HERE), '"x"',
+     'status file: `planTasks.removedTasks` is "x", not a list'),
+    ("task-planTasks-skipCause-number", lambda document: _task(document, "1.2").__setitem__("planTasks", {"skipCause": HERE}),
+     "3", "task 1.2: `planTasks.skipCause` is 3, not a string"),
+    ("lone-surrogate-in-description", _set("1.3", "description"), '"tests \\ud83d"',
+     "task 1.3: `description` holds a lone surrogate (\\ud83d), which is not text"),
+    ("lone-surrogate-in-id", _set("1.3", "id"), '"1.3\\udc00"',
+     "task 3: `id` holds a lone surrogate (\\udc00), which is not text"),
+    ("lone-surrogate-in-runId", lambda document: document.__setitem__("runs", [{"runId": HERE}]), '"run-\\ud800"',
+     "run 1: `runId` holds a lone surrogate (\\ud800), which is not text"),
+    ("lone-surrogate-in-an-unknown-key", lambda document: document.__setitem__("seedExtra", {"k": [HERE]}),
+     '"\\udfff"', "status file: `seedExtra.k[0]` holds a lone surrogate (\\udfff), which is not text"),
 ]
 
 COMMANDS: list[tuple[str, ...]] = [
@@ -174,7 +203,7 @@ def test_every_wrong_value_of_a_file_is_reported_not_only_the_first(project: Pat
     errors = [line for line in capsys.readouterr().err.splitlines() if not line.startswith("  hint:")]
     assert [error.split(": error: ")[1] for error in errors] == [
         "task 1.2: `status` is 5, not a string (pending, in_progress, completed, failed or skipped)",
-        'task 2.3: `retryCount` is "x", not a whole number of 0 or more']
+        'task 2.3: `retryCount` is "x", not a whole number from 0 to 9007199254740991']
 
 
 def test_unknown_keys_and_null_optional_values_are_accepted(project: Path) -> None:
@@ -197,3 +226,73 @@ LOCATE_CASES = [
 @pytest.mark.parametrize(("text", "path", "expected"), LOCATE_CASES)
 def test_locate_finds_the_value_at_a_path(text: str, path: tuple[Any, ...], expected: tuple[int, int]) -> None:
     assert locate(text, path) == expected
+
+
+def _write_raw(root: Path, key: str, raw: str) -> tuple[bytes, str]:
+    """status.json with ``raw`` (JSON text) as the value of a new top-level ``key``; the
+    bytes written and the text."""
+    status_file = root / STATUS
+    text = status_file.read_text(encoding="utf-8").replace("{\n", "{\n  " + json.dumps(key) + ": " + raw + ",\n", 1)
+    status_file.write_text(text, encoding="utf-8")
+    return text.encode("utf-8"), text
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda command: "-".join(command))
+def test_a_hundred_thousand_nested_arrays_are_a_located_error_for_every_command(
+        project: Path, capsys: pytest.CaptureFixture[str], command: tuple[str, ...]) -> None:
+    before, text = _write_raw(project, "seedExtra", "[" * 100_000 + "]" * 100_000)
+    # levels count from the document's own object: its 101st opens at the 100th bracket
+    line, column = line_and_column(text, text.index("[" * 100) + 99)
+    capsys.readouterr()
+    assert main(argv(command, project)) == 2
+    first = capsys.readouterr().err.splitlines()[0]
+    assert first == f"{STATUS}:{line}:{column}: error: status file nests arrays or objects more than 100 levels deep"
+    assert (project / STATUS).read_bytes() == before
+
+
+@pytest.mark.parametrize("command", [("mark-complete", "1.3"), ("status",)], ids=lambda command: command[0])
+def test_a_number_too_long_to_read_is_a_located_error(project: Path, capsys: pytest.CaptureFixture[str],
+                                                       command: tuple[str, ...]) -> None:
+    before, text = _write_raw(project, "seedExtra", "1" * 5000)
+    line, column = line_and_column(text, text.index("1" * 5000))
+    assert main(argv(command, project)) == 2
+    first = capsys.readouterr().err.splitlines()[0]
+    assert first == f"{STATUS}:{line}:{column}: error: status file holds a number of more than 4,300 digits (too long to read)"
+    assert (project / STATUS).read_bytes() == before
+
+
+@pytest.mark.parametrize("command", [("mark-complete", "1.3"), ("increment-retry", "1.3"), ("reset", "--all"),
+                                     ("init",), ("start-run",)], ids=lambda command: command[0])
+def test_nesting_too_deep_to_write_back_leaves_the_file_and_says_where(
+        project: Path, capsys: pytest.CaptureFixture[str], command: tuple[str, ...]) -> None:
+    """Nesting a reader takes (here 950 levels under a key of a task) but the writer's
+    recursion does not: a located error before anything is written."""
+    document = json.loads((project / STATUS).read_text(encoding="utf-8"))
+    _task(document, "1.3")["seedExtra"] = HERE
+    text = json.dumps(document, indent=2).replace(json.dumps(HERE), "[" * 950 + "]" * 950)
+    (project / STATUS).write_text(text, encoding="utf-8")
+    before = (project / STATUS).read_bytes()
+    # the document, `tasks` and the task are three levels: the 101st opens at the 98th bracket
+    line, column = line_and_column(text, text.index("[" * 98) + 97)
+    assert main(argv(command, project)) == 2
+    first = capsys.readouterr().err.splitlines()[0]
+    assert first == f"{STATUS}:{line}:{column}: error: status file nests arrays or objects more than 100 levels deep"
+    assert (project / STATUS).read_bytes() == before
+
+
+def test_real_processes_answer_odd_values_with_exit_2_and_no_traceback(project: Path) -> None:
+    """The issue's cases, each through a real `python -m plan_tasks mark-complete`."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    original = (project / STATUS).read_text(encoding="utf-8")
+    for raw in ("1e400", '"\\ud83d"', "[" * 100_000 + "]" * 100_000, "9" * 5000):
+        before, _ = _write_raw(project, "seedExtra" if raw[0] in '["9' else "x", raw)
+        if raw == "1e400":  # as a task's retryCount, where it is read
+            text = original.replace('"id": "1.3",', '"id": "1.3", "retryCount": 1e400,', 1)
+            (project / STATUS).write_text(text, encoding="utf-8")
+            before = text.encode("utf-8")
+        result = subprocess.run([sys.executable, "-m", "plan_tasks", *argv(("mark-complete", "1.3"), project)],
+                                capture_output=True, text=True, env=env, timeout=120)
+        assert (result.returncode, result.stdout) == (2, ""), (raw[:10], result.stderr)
+        assert result.stderr.startswith(f"{STATUS}:") and "Traceback" not in result.stderr
+        assert (project / STATUS).read_bytes() == before
+        (project / STATUS).write_text(original, encoding="utf-8")

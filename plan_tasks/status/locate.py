@@ -82,3 +82,25 @@ def _skip_value(text: str, position: int) -> int:
         position = mark.end()
         if depth == 0:
             return position
+
+
+def deeper_than(text: str, limit: int) -> int | None:
+    """Where the first array or object nested more than ``limit`` levels deep opens
+    (strings skipped); None when nothing is that deep. Runs only after a parser or a
+    writer gave up on the nesting, so it may be slow."""
+    depth, position = 0, 0
+    while True:
+        mark = _STRUCTURE.search(text, position)
+        if mark is None:
+            return None
+        symbol = mark.group()
+        if symbol == '"':
+            try:
+                position = scanstring(text, mark.end())[1]
+            except ValueError:
+                return None  # an unterminated string: nothing deeper follows that a parser read
+            continue
+        depth += 1 if symbol in "[{" else -1
+        if depth > limit:
+            return mark.start()
+        position = mark.end()

@@ -23,9 +23,10 @@ from plan_tasks.errors import Location, PlanError
 from plan_tasks.status.atomic import write_text_atomic
 from plan_tasks.status.document import Document
 from plan_tasks.status.paths import PlanPaths
-from plan_tasks.status.schema import check_document
+from plan_tasks.status.schema import check_document, nested_deeper_than
 
 LOCK_TIMEOUT_SECONDS = 30.0
+MAX_DEPTH = 100  # where an error about nesting points: real status files nest 5 levels
 STALE_TEMP_SECONDS = 300.0
 
 
@@ -116,8 +117,31 @@ def read_status_file(status_file: Path, display_path: str, hint: str) -> Documen
     except json.JSONDecodeError as error:
         location = Location(display_path, error.lineno, error.colno)
         raise StatusCorrupt(f"status file is not valid JSON ({error.msg})", hint, location) from None
+    except RecursionError:  # the parser recurses once per level: 100,000 nested arrays exhaust it
+        raise _too_deep(text, display_path, hint) from None
+    except ValueError:  # a number of more digits than int() converts (4,300 by default)
+        raise _too_long_number(text, display_path, hint) from None
     check_document(document, text, display_path, hint)
     return document  # type: ignore[no-any-return]  # check_document made sure it is one
+
+
+def _too_deep(text: str, display_path: str, hint: str) -> StatusCorrupt:
+    from plan_tasks.status.locate import deeper_than, line_and_column
+
+    position = deeper_than(text, MAX_DEPTH)
+    location = Location(display_path, *line_and_column(text, position)) if position is not None else Location(display_path)
+    return StatusCorrupt(f"status file nests arrays or objects more than {MAX_DEPTH} levels deep", hint, location)
+
+
+def _too_long_number(text: str, display_path: str, hint: str) -> StatusCorrupt:
+    import re
+
+    from plan_tasks.status.locate import line_and_column
+
+    digits = max(sys.get_int_max_str_digits(), 1) if hasattr(sys, "get_int_max_str_digits") else 4300
+    found = re.search(rf"[0-9]{{{digits + 1},}}", text)
+    location = Location(display_path, *line_and_column(text, found.start())) if found else Location(display_path)
+    return StatusCorrupt(f"status file holds a number of more than {digits:,} digits (too long to read)", hint, location)
 
 
 def _byte_location(display_path: str, raw: bytes, offset: int) -> Location:
@@ -136,7 +160,17 @@ def _recovery_hint(paths: PlanPaths) -> str:
 
 
 def save_status(paths: PlanPaths, document: Document) -> None:
-    """Write status.json atomically; call it only while holding the plan's lock."""
+    """Write status.json atomically; call it only while holding the plan's lock.
+
+    A document nested more than MAX_DEPTH levels (under a key plan-tasks does not know:
+    the parser took it) is refused, the file left as it was: how deep the JSON writer's
+    recursion gets depends on the stack it starts from, this rule does not."""
+    if nested_deeper_than(document, MAX_DEPTH):
+        try:
+            on_disk = paths.status_file.read_text(encoding="utf-8")
+        except OSError:
+            on_disk = ""
+        raise _too_deep(on_disk, paths.relative(paths.status_file), _recovery_hint(paths))
     write_text_atomic(paths.status_file, dump(document) + "\n")
     _sweep_stale_temps(paths)
 
