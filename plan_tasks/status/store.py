@@ -13,6 +13,7 @@ recovery hint and is never overwritten: the user decides.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -171,8 +172,32 @@ def save_status(paths: PlanPaths, document: Document) -> None:
         except OSError:
             on_disk = ""
         raise _too_deep(on_disk, paths.relative(paths.status_file), _recovery_hint(paths))
-    write_text_atomic(paths.status_file, dump(document) + "\n")
+    write_text_atomic(_write_target(paths), dump(document) + "\n")
     _sweep_stale_temps(paths)
+
+
+def _write_target(paths: PlanPaths) -> Path:
+    """The file a save replaces: status.json, or the file it is a symlink to.
+
+    Replacing the link itself would turn it into a plain file and leave the target
+    stale; the target is replaced atomically instead (its temporary file beside it),
+    and the link stays. A link that leads nowhere, in a loop, or to something that is
+    not a regular file is refused: following it would create or clobber a file the
+    user never had as a status."""
+    link = paths.status_file
+    if not link.is_symlink():
+        return link
+    shown = paths.relative(link)
+    hint = f"point the link at an existing status.json, or replace {shown} with a plain file"
+    try:
+        target = Path(os.path.realpath(link, strict=True))
+    except OSError as error:
+        pointed = os.readlink(link)
+        raise StatusCorrupt(f"status file is a symlink to {pointed}, which cannot be followed ({error.strerror})",
+                            hint, Location(shown)) from None
+    if not target.is_file():
+        raise StatusCorrupt(f"status file is a symlink to {target}, which is not a regular file", hint, Location(shown))
+    return target
 
 
 _swept_at: dict[str, float] = {}

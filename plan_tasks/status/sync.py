@@ -34,7 +34,7 @@ def initialize(paths: PlanPaths) -> tuple[doc.Document, doc.SyncReport | None]:
         else:
             document = doc.new_document(paths.plan_ref, indexed.index.title, entries, indexed.digest)
             report = None
+        save_status(paths, document)  # first: a status it refuses to write leaves no folders behind
         for directory in (paths.findings_dir, paths.timestamps_dir):
             directory.mkdir(parents=True, exist_ok=True)
-        save_status(paths, document)
     return document, report
