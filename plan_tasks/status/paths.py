@@ -3,6 +3,10 @@
 ``docs/plan-outputs/<plan file name without .md>/`` under the project root
 holds ``status.json``, ``findings/`` and ``timestamps/``. Which plan a command
 means is ``--plan PATH``, else the seed's pointer ``.claude/current-plan.txt``.
+
+Two plans with the same file name in different folders would share one status
+folder; status.json records its plan's ``planPath``, so the second plan is told
+whose status it found (:func:`other_plan`) instead of rewriting it.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import os
 from pathlib import Path, PurePosixPath
 from typing import NamedTuple
 
-from plan_tasks.errors import PlanError
+from plan_tasks.errors import Location, PlanError
 
 OUTPUT_BASE = "docs/plan-outputs"
 CURRENT_PLAN_FILE = ".claude/current-plan.txt"
@@ -128,3 +132,42 @@ def require_plan_or_status(paths: PlanPaths) -> PlanPaths:
     if paths.plan.exists():
         raise PlanMissing("the plan is not a file", "pass the path of a Markdown plan file", paths.plan_ref)
     raise PlanMissing("plan file does not exist", hint, paths.plan_ref)
+
+
+class PlanConflict(PlanError):
+    """status.json belongs to another plan that has the same file name."""
+
+
+def other_plan(paths: PlanPaths, recorded: object) -> str | None:
+    """The plan status.json belongs to (its ``planPath``), when that is another plan file.
+
+    None when it is this plan however spelled (relative, absolute, a symlink), when it
+    names no file any more (the plan was moved or renamed: its status moved with it), or
+    when there is no ``planPath`` (a file made by hand)."""
+    if type(recorded) is not str or recorded == paths.plan_ref:
+        return None
+    candidate = Path(recorded)
+    if not candidate.is_absolute():
+        candidate = paths.root / candidate
+    try:
+        if not candidate.is_file():
+            return None
+        if paths.plan.exists() and os.path.samefile(candidate, paths.plan):
+            return None
+    except (OSError, ValueError):  # a path the system cannot look at (NUL, too long) leads to no file
+        return None
+    return recorded
+
+
+def conflict(paths: PlanPaths, other: str, location: Location) -> PlanConflict:
+    """The error for a second plan whose file name is taken: whose status it is, and the rename."""
+    plan = PurePosixPath(paths.plan_ref)
+    folder = plan.parent.name or "other"
+    renamed = plan.with_name(f"{folder}-{plan.name}").as_posix()
+    return PlanConflict(
+        f"this status belongs to {other}, not to {paths.plan_ref}: plans are told apart by file name "
+        f"({plan.name}), so both would use {paths.relative(paths.output_dir)}/",
+        f"give one of them another file name, e.g. `git mv {paths.plan_ref} {renamed}`; "
+        f"its status then lives in {OUTPUT_BASE}/{output_dir_name(renamed)}/",
+        location,
+    )

@@ -23,7 +23,7 @@ from pathlib import Path
 from plan_tasks.errors import Location, PlanError
 from plan_tasks.status.atomic import write_text_atomic
 from plan_tasks.status.document import Document
-from plan_tasks.status.paths import PlanPaths
+from plan_tasks.status.paths import PlanPaths, conflict, other_plan
 from plan_tasks.status.schema import check_document, nested_deeper_than
 
 LOCK_TIMEOUT_SECONDS = 30.0
@@ -75,11 +75,29 @@ def _parse(text: str) -> object:
 
 
 def load_status(paths: PlanPaths) -> Document:
-    """The plan's status document; raises StatusMissing, StatusCorrupt or StatusInvalid."""
+    """The plan's status document; raises StatusMissing, StatusCorrupt, StatusInvalid, or
+    PlanConflict when it is the status of another plan of the same file name."""
+    display = paths.relative(paths.status_file)
     try:
-        return read_status_file(paths.status_file, paths.relative(paths.status_file), _recovery_hint(paths))
+        document = read_status_file(paths.status_file, display, _recovery_hint(paths))
     except FileNotFoundError:
         raise _status_missing(paths) from None
+    recorded = document.get("planPath")
+    if recorded != paths.plan_ref:  # a string comparison: the usual case costs nothing more
+        other = other_plan(paths, recorded)
+        if other is not None:
+            raise conflict(paths, other, _location_of(paths, ("planPath",)))
+    return document
+
+
+def _location_of(paths: PlanPaths, where: tuple[str, ...]) -> Location:
+    from plan_tasks.status.locate import locate
+
+    display = paths.relative(paths.status_file)
+    try:
+        return Location(display, *locate(paths.status_file.read_text(encoding="utf-8"), where))
+    except (OSError, ValueError):
+        return Location(display)
 
 
 def require_status(paths: PlanPaths) -> None:
