@@ -1,8 +1,10 @@
-"""Shared fixtures: where the corpus of real plans lives, and a Prefect server for flow tests."""
+"""Shared fixtures: where the corpus of real plans lives, a project holding the `ready/auth.md`
+plan, and a Prefect server for flow tests."""
 
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +16,20 @@ CORPUS_MISSING = (
     "plan corpus ../shared/corpus not found: tests of real public plans skipped (CI has it; "
     "or set PLAN_TASKS_CORPUS)"
 )
+
+
+AUTH_PLAN = "docs/plans/auth.md"
+
+
+@pytest.fixture
+def auth_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A project root with ``fixtures/ready/auth.md`` at ``docs/plans/auth.md`` and no status
+    yet; the parse cache kept inside the test's folder."""
+    monkeypatch.setenv("PLAN_TASKS_CACHE_DIR", str(tmp_path / "cache"))
+    root = tmp_path / "project"
+    (root / "docs" / "plans").mkdir(parents=True)
+    shutil.copyfile(FIXTURES / "ready" / "auth.md", root / AUTH_PLAN)
+    return root
 
 
 def running_in_ci() -> bool:

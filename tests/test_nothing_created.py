@@ -5,7 +5,6 @@ file, no findings folder."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +14,6 @@ import pytest
 from plan_tasks.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
-READY = Path(__file__).parent / "fixtures" / "ready"
 PLAN = "docs/plans/auth.md"
 
 CHANGING_COMMANDS: list[tuple[str, ...]] = [
@@ -37,12 +35,8 @@ def tree(root: Path) -> list[str]:
 
 
 @pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("PLAN_TASKS_CACHE_DIR", str(tmp_path / "cache"))
-    root = tmp_path / "project"
-    (root / "docs" / "plans").mkdir(parents=True)
-    shutil.copyfile(READY / "auth.md", root / PLAN)
-    return root
+def project(auth_project: Path) -> Path:
+    return auth_project
 
 
 @pytest.mark.parametrize("command", CHANGING_COMMANDS, ids="-".join)

@@ -6,25 +6,19 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 import pytest
 
 from plan_tasks.cli import main
 
-READY = Path(__file__).parent / "fixtures" / "ready"
 PLAN = "docs/plans/auth.md"
 STATUS = "docs/plan-outputs/auth/status.json"
 
 
 @pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("PLAN_TASKS_CACHE_DIR", str(tmp_path / "cache"))
-    root = tmp_path / "project"
-    (root / "docs" / "plans").mkdir(parents=True)
-    shutil.copyfile(READY / "auth.md", root / PLAN)
-    return root
+def project(auth_project: Path) -> Path:
+    return auth_project
 
 
 def cli(root: Path, *args: str) -> int:
