@@ -78,6 +78,7 @@ def test_seed_range_compares_equal_to_the_list_it_stands_for() -> None:
     ids = expand_task_range("2.3-2.6")
     assert ids == ["2.3", "2.4", "2.5", "2.6"] and ["2.3", "2.4", "2.5", "2.6"] == ids
     assert ids != ["2.3", "2.4", "2.5"] and list(ids[1:3]) == ["2.4", "2.5"] and ids[-1] == "2.6"
+    assert ids != [1, 2, 3, 4] and ids != "2.3"  # a list of other things, or a string, is not it
 
 
 def test_seed_range_of_5000_digits_is_left_unexpanded_as_javascript_cannot_expand_it() -> None:

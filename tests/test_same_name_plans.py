@@ -83,3 +83,10 @@ def test_the_same_plan_recorded_in_another_spelling_is_the_same_plan(project: Pa
     document["planPath"] = str(project / PLAN_A) if recorded == "<absolute>" else recorded
     (project / STATUS).write_text(json.dumps(document, indent=2), encoding="utf-8")
     assert main(["mark-complete", "1.1", "--plan", PLAN_A, "--root", str(project)]) == 0
+
+
+def test_a_mistyped_plan_path_sharing_the_name_is_pointed_at_the_plan_that_exists(
+        project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["mark-complete", "1.1", "--plan", "docs/plans/typo/auth.md", "--root", str(project)]) == 2
+    hint = capsys.readouterr().err.splitlines()[1]
+    assert hint == f"  hint: docs/plans/typo/auth.md does not exist; did you mean `--plan {PLAN_A}`?"

@@ -84,7 +84,7 @@ class IdRange(Sequence[str]):
         if isinstance(other, IdRange):
             return (self.phase, self.first, self.last) == (other.phase, other.first, other.last)
         if isinstance(other, Sequence) and not isinstance(other, str):
-            return len(other) == len(self) and all(map(str.__eq__, self, other))
+            return len(other) == len(self) and all(mine == theirs for mine, theirs in zip(self, other))
         return NotImplemented
 
     __hash__ = None  # type: ignore[assignment]  # equal to a list, so unhashable as one

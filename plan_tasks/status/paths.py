@@ -164,10 +164,13 @@ def conflict(paths: PlanPaths, other: str, location: Location) -> PlanConflict:
     plan = PurePosixPath(paths.plan_ref)
     folder = plan.parent.name or "other"
     renamed = plan.with_name(f"{folder}-{plan.name}").as_posix()
+    hint = (f"give one of them another file name, e.g. `git mv {paths.plan_ref} {renamed}`; "
+            f"its status then lives in {OUTPUT_BASE}/{output_dir_name(renamed)}/")
+    if not paths.plan.exists():  # a mistyped --plan that happens to share the name
+        hint = f"{paths.plan_ref} does not exist; did you mean `--plan {other}`?"
     return PlanConflict(
         f"this status belongs to {other}, not to {paths.plan_ref}: plans are told apart by file name "
         f"({plan.name}), so both would use {paths.relative(paths.output_dir)}/",
-        f"give one of them another file name, e.g. `git mv {paths.plan_ref} {renamed}`; "
-        f"its status then lives in {OUTPUT_BASE}/{output_dir_name(renamed)}/",
+        hint,
         location,
     )
