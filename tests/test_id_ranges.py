@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from plan_tasks.parse.ids import MAX_RANGE_TASKS, expand_range
+from plan_tasks.parse.sections import expand_any_range
 from plan_tasks.select.seed import IdRange, expand_task_range, parse_execution_notes, select_next_seed
 
 HUGE = "9" * 5000  # past int()'s 4,300-digit limit: int(HUGE) raises ValueError
@@ -35,6 +36,26 @@ def test_range_expansion_is_bounded(start: str, end: str, expected: tuple[int, s
     ids, problem = expand_range(start, end)
     if isinstance(expected, str):
         assert problem is not None and expected in problem.message and ids == [start, end]
+    else:
+        assert problem is None and (len(ids), ids[0], ids[-1]) == expected
+
+
+PREFIXED_CASES = [
+    # (behaviour, start, end, (count, first id, last id) when expanded, else a part of the message)
+    ("zero-padded ids up to the maximum expand", "T0001", "T1000", (1000, "T0001", "T1000")),
+    ("a million prefixed ids are refused", "T001", "T1000000", "names more than 1,000 tasks"),
+    ("a prefixed end of 5,000 digits is refused", "DEV-1", f"DEV-{HUGE}", "names more than 1,000 tasks"),
+    ("a reversed prefixed range stays reversed", "T011", "T004", "is reversed"),
+]
+
+
+@pytest.mark.parametrize(("start", "end", "expected"), [case[1:] for case in PREFIXED_CASES],
+                         ids=[case[0] for case in PREFIXED_CASES])
+def test_prefixed_id_ranges_of_other_dialects_are_bounded_too(start: str, end: str,
+                                                              expected: tuple[int, str, str] | str) -> None:
+    ids, problem = expand_any_range(start, end)
+    if isinstance(expected, str):
+        assert problem is not None and expected in problem[0] and ids == [start, end]
     else:
         assert problem is None and (len(ids), ids[0], ids[-1]) == expected
 

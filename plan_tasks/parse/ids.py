@@ -41,19 +41,37 @@ def expand_range(start: str, end: str | None) -> tuple[list[str], RangeProblem |
             "a range must stay within one phase (or one parent task); "
             f"list the tasks instead, e.g. {start}, {end}",
         )
-    first, last = _magnitude(last_a), _magnitude(last_b)
-    if first > last:
+    numbers = numbers_between(last_a, last_b)
+    if numbers == REVERSED:
         return [start, end], RangeProblem(
             f"range {start}-{end} is reversed",
             f"write the lower id first: {end}-{start}",
         )
-    if last[0] > len(str(MAX_RANGE_TASKS)) or int(last[1]) - int(first[1]) + 1 > MAX_RANGE_TASKS:
-        return [start, end], RangeProblem(
-            f"range {start}-{end} names more than {MAX_RANGE_TASKS:,} tasks",
-            f"check its last id; a range may name at most {MAX_RANGE_TASKS:,} tasks "
-            f"(split a longer one: {head_a}.1-{head_a}.{MAX_RANGE_TASKS}, {head_a}.{MAX_RANGE_TASKS + 1}-...)",
-        )
-    return [f"{head_a}.{number}" for number in range(int(first[1]), int(last[1]) + 1)], None
+    if numbers == TOO_LONG:
+        return [start, end], too_long(start, end)
+    assert isinstance(numbers, range)
+    return [f"{head_a}.{number}" for number in numbers], None
+
+
+REVERSED, TOO_LONG = "reversed", "too long"
+
+
+def numbers_between(first: str, last: str) -> range | str:
+    """The numbers ``first``..``last`` (digit strings), or REVERSED, or TOO_LONG when
+    they are more than MAX_RANGE_TASKS; decided before ``int()`` sees a long number."""
+    low, high = _magnitude(first), _magnitude(last)
+    if low > high:
+        return REVERSED
+    if high[0] > len(str(MAX_RANGE_TASKS)) or int(high[1]) - int(low[1]) + 1 > MAX_RANGE_TASKS:
+        return TOO_LONG
+    return range(int(low[1]), int(high[1]) + 1)
+
+
+def too_long(start: str, end: str) -> RangeProblem:
+    return RangeProblem(
+        f"range {start}-{end} names more than {MAX_RANGE_TASKS:,} tasks",
+        f"check its last id; a range may name at most {MAX_RANGE_TASKS:,} tasks: split a longer one",
+    )
 
 
 def _magnitude(digits: str) -> tuple[int, int | str]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from plan_tasks.errors import Location, Problem
 from plan_tasks.model import CodeBlock, TaskRef
 from plan_tasks.parse import inline
-from plan_tasks.parse.ids import expand_range
+from plan_tasks.parse.ids import REVERSED, TOO_LONG, expand_range, numbers_between, too_long
 
 ANY_TASK_ID = r"(?:[A-Z][A-Z0-9]*-\d+|T\d+|\d+(?:\.\d+)*)"
 """``1``, ``1.2``, ``3.1.4``, ``T001``, ``DEV-230``: every id shape these dialects write."""
@@ -174,8 +174,12 @@ def expand_any_range(start: str, end: str | None) -> tuple[list[str], tuple[str,
     first, last = _NUMBERED.match(start), _NUMBERED.match(end)
     if not first or not last or first.group("prefix") != last.group("prefix"):
         return [start, end], (f"range {start}-{end} mixes two kinds of id", f"list the tasks instead: {start}, {end}")
-    low, high = int(first.group("digits")), int(last.group("digits"))
-    if low > high:
+    numbers = numbers_between(first.group("digits"), last.group("digits"))  # bounded, as dotted ranges
+    if numbers == REVERSED:
         return [start, end], (f"range {start}-{end} is reversed", f"write the lower id first: {end}-{start}")
+    if numbers == TOO_LONG:
+        problem = too_long(start, end)
+        return [start, end], (problem.message, problem.hint)
+    assert isinstance(numbers, range)
     width = len(first.group("digits")) if first.group("digits").startswith("0") else 0
-    return [f"{first.group('prefix')}{number:0{width}d}" for number in range(low, high + 1)], None
+    return [f"{first.group('prefix')}{number:0{width}d}" for number in numbers], None
