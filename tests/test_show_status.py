@@ -48,7 +48,7 @@ def test_show_counts_what_status_json_says_is_done_after_every_task_completed(
         status_command(root, "mark-complete", task_id)
     text = show(root, capsys)
     assert text.splitlines()[1] == f"{root / PLAN}: 7 tasks in 2 phases, 7 done, 0 groups (phases in order)"
-    assert text.splitlines()[2] == "statuses from docs/plan-outputs/auth/status.json"
+    assert "statuses from docs/plan-outputs/auth/status.json" in text.splitlines()[2:4]
     assert text.splitlines()[-1] == "Critical path (weight 0): (nothing left to run)"
     data = json.loads(show(root, capsys, "--json"))
     assert [task["status"] for phase in data["phases"] for task in phase["tasks"]] == ["completed"] * 7
