@@ -14,7 +14,10 @@ bodies, files, fences and dependencies, written its own way:
   ``Depends on: T00042``, and a closing ``## Dependencies`` section with one
   ``Txxxxx before Tyyyyy`` statement per phase;
 * ``kiro``: cc-sdd's flat form, a major task ``- [ ] N. Title`` per phase and
-  ``- [ ] N.M (P) Title`` sub-tasks with ``_Requirements: N.M_`` detail lines.
+  ``- [ ] N.M (P) Title`` sub-tasks with ``_Requirements: N.M_`` detail lines;
+* ``headings``: each task a ``### Task N.M: Title`` heading, its body
+  unindented below it and ``**Depends on:** Task N.K`` lines (the mark of a
+  checked task becomes ``— done`` in its heading).
 """
 
 from __future__ import annotations
@@ -83,12 +86,32 @@ def _kiro(lines: list[str]) -> list[str]:
     return out
 
 
+DEPENDS = re.compile(r"^\s*- Depends on: (?P<ids>.*)$")
+
+
+def _headings(lines: list[str]) -> list[str]:
+    out = []
+    for line in lines:
+        task, depends = TASK.match(line), DEPENDS.match(line)
+        if task:
+            done = " — done" if task.group("mark") == "x" else ""
+            out += [f"### Task {task.group('id')}: {task.group('title')}{done}", ""]
+        elif depends:
+            out.append(f"**Depends on:** Task {depends.group('ids')}")
+        elif line.startswith("**Execution Note"):
+            continue  # the seed's notes; task-heading plans say `[sequential]` on the task instead
+        else:
+            out.append(line[2:] if line.startswith("  ") else line)
+    return out
+
+
 REWRITES: dict[str, Callable[[list[str]], list[str]]] = {
     "seed": lambda lines: lines,
     "speckit": _speckit,
     "kiro": _kiro,
     "openspec": _openspec,
     "checklist": _checklist,
+    "headings": _headings,
 }
 
 
