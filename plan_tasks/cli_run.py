@@ -45,6 +45,8 @@ def register(commands: Any) -> None:
     run.add_argument("--update-plan", action="store_true", help="tick each task's checkbox in the plan when it completes")
     run.add_argument("--rate-limit", metavar="N/min", help="at most N agent calls per minute")
     run.add_argument("--events-jsonl", metavar="FILE", help="also write plan.task.* events as JSON lines")
+    run.add_argument("--wait", action="store_true",
+                     help="if the plan is already being run, wait for that run to end, then run (default: refuse)")
     run.add_argument("--dry-run", action="store_true", help="print the execution groups and exit")
     run.add_argument("--verbose", action="store_true", help="show Prefect's own logs")
     add_format_option(run)
@@ -119,6 +121,33 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not selected:
         print(f"{paths.plan_ref}: nothing to run: every selected task is completed or skipped")
         return EXIT_OK
+    from plan_tasks.run_lock import hold_run_lock
+
+    waited: list[Any] = []
+    # Taken before the Prefect server starts, so that a second run refuses at once.
+    with hold_run_lock(paths, wait=args.wait, on_wait=lambda holder: _announce_wait(paths, holder, waited),
+                       on_dead_holder=lambda holder: _after_dead_run(paths, holder)):
+        if waited:  # the run waited for changed status.json: select again
+            paths, selected, loaded = _check_input(args)
+            if not selected:
+                print(f"{paths.plan_ref}: nothing to run after waiting: every selected task is completed or skipped")
+                return EXIT_OK
+        return _run_with_lock(args, paths)
+
+
+def _announce_wait(paths: Any, holder: Any, waited: list[Any]) -> None:
+    waited.append(holder)
+    who = holder.describe() if holder else "another run"
+    print(f"{paths.plan_ref}: waiting for {who} to end...", file=sys.stderr, flush=True)
+
+
+def _after_dead_run(paths: Any, holder: Any) -> None:
+    """The lock was free but still named a run: it died (SIGKILL, power cut) without its cleanup."""
+    print(f"{paths.plan_ref}: {holder.describe()} ended without releasing the plan (killed?); "
+          "taking it over", file=sys.stderr, flush=True)
+
+
+def _run_with_lock(args: argparse.Namespace, paths: Any) -> int:
     from plan_tasks.server_check import configured_api_url, unreachable
 
     api_url = configured_api_url()

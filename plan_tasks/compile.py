@@ -48,11 +48,12 @@ from plan_tasks.run_config import RunSettings, resolve_agent_command
 from plan_tasks.run_artifacts import emitter as _emit
 from plan_tasks.run_artifacts import outcome_table as _outcome_table
 from plan_tasks.run_artifacts import start_artifacts as _start_artifacts
+from plan_tasks.run_lock import hold_run_lock, note_run_id
 from plan_tasks.run_record import RunRecord, tasks_to_run
 from plan_tasks.run_report import RunReporter
 from plan_tasks.scheduler import RunScheduler
 from plan_tasks.select import batch_size
-from plan_tasks.status.paths import resolve_plan
+from plan_tasks.status.paths import PlanPaths, resolve_plan
 
 WAIT_SECONDS = 0.5  # how often a phase loop looks again when nothing finished
 SUBFLOW_START_TIMEOUT = 30.0  # longest wait for one phase subflow to start before starting the next
@@ -443,11 +444,18 @@ def run_plan(
 
 
 def execute(settings: RunSettings, stream: Any = None) -> dict[str, Any]:
-    """The body of ``run_plan``; must run inside a flow run."""
+    """The body of ``run_plan``; must run inside a flow run. Holds the plan's run
+    lock throughout (already held when the CLI started the run: it is reentrant)."""
     paths = resolve_plan(settings.plan, settings.root, settings.dialect)
+    with hold_run_lock(paths):
+        return _execute_plan(settings, paths, stream)
+
+
+def _execute_plan(settings: RunSettings, paths: PlanPaths, stream: Any) -> dict[str, Any]:
     loaded = load_plan(str(paths.plan), paths.dialect)
     record = RunRecord(paths, loaded.plan, update_plan=settings.update_plan, deferred=True)
     snapshot = record.begin()
+    note_run_id(paths, record.run_id or "")
     selected = tasks_to_run(loaded.plan, snapshot, settings.selection, loaded.graph.predecessors)
     max_parallel = settings.max_parallel or batch_size(len(loaded.plan.tasks))
     held_files = loaded.graph.held_files({t.id: t.files for t in loaded.plan.tasks})  # less [PARALLEL] overrides
