@@ -56,12 +56,14 @@ def register(commands: Any) -> None:
 def _check_input(args: argparse.Namespace) -> tuple[Any, list[str], Any]:
     """Load the plan and the selection without Prefect; PlanError on bad input."""
     from plan_tasks.load import load_plan
-    from plan_tasks.run_config import parse_rate, resolve_agent_command
+    from plan_tasks.redact import configure as configure_redaction
+    from plan_tasks.run_config import configured_redactions, parse_rate, resolve_agent_command
     from plan_tasks.run_record import tasks_to_run
     from plan_tasks.status.paths import resolve_plan
     from plan_tasks.status.store import load_status, status_exists
 
     paths = resolve_plan(args.plan, args.root, args.dialect)
+    configure_redaction(configured_redactions(paths.root))
     loaded = load_plan(str(paths.plan), paths.dialect)
     if status_exists(paths):
         snapshot = load_status(paths)
@@ -197,6 +199,7 @@ def _run_flow(args: argparse.Namespace, paths: Any, stop: Any, announce_local_se
         notice.start()
     try:
         from plan_tasks.compile import run_plan
+        from plan_tasks.redact import hide_argv
         from plan_tasks.local_server import ServerStartError, ServerUnreachable, prefect_api
 
         try:
@@ -209,7 +212,8 @@ def _run_flow(args: argparse.Namespace, paths: Any, stop: Any, announce_local_se
                     run_plan,
                     plan=str(paths.plan), root=str(paths.root), tasks=list(args.selection) or None,
                     phase_gate=args.phase_gate, max_parallel=args.max_parallel, executor=args.executor,
-                    agent_command=shlex.split(args.agent_command) if args.agent_command else None,
+                    # Stored as a flow-run parameter: with its secrets starred (the flow gets the real one).
+                    agent_command=hide_argv(shlex.split(args.agent_command)) if args.agent_command else None,
                     retries=args.retries, retry_delay_seconds=args.retry_delay, timeout_seconds=args.timeout,
                     update_plan=args.update_plan, rate_limit_per_second=args.rate_per_second,
                     events_jsonl=args.events_jsonl, plan_format=args.dialect, return_state=True,
@@ -271,7 +275,10 @@ def _report(paths: Any, state: Any, elapsed: float, stop: Any) -> int:
     if isinstance(result, PlanError):
         raise result
     if isinstance(result, BaseException):
-        print(f"{paths.plan_ref}: run crashed after {elapsed:.1f} s: {type(result).__name__}: {result}; {status}")
+        from plan_tasks.redact import redact
+
+        print(f"{paths.plan_ref}: run crashed after {elapsed:.1f} s: {type(result).__name__}: "
+              f"{redact(str(result))}; {status}")
         return EXIT_TASKS_FAILED
     print(f"{paths.plan_ref}: {result['completed']} completed, {result['failed']} failed, "
           f"{result['skipped']} skipped in {elapsed:.1f} s (run {result['runId']}); {status}")

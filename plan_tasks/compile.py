@@ -44,7 +44,9 @@ from plan_tasks.global_slots import global_slots
 from plan_tasks.interrupt import STOP
 from plan_tasks.load import LoadedPlan, load_plan
 from plan_tasks.model import Task
-from plan_tasks.run_config import RunSettings, resolve_agent_command
+from plan_tasks.redact import configure as configure_redaction
+from plan_tasks.redact import redact, reveal_argv
+from plan_tasks.run_config import RunSettings, configured_redactions, resolve_agent_command
 from plan_tasks.run_artifacts import emitter as _emit
 from plan_tasks.run_artifacts import outcome_table as _outcome_table
 from plan_tasks.run_artifacts import start_artifacts as _start_artifacts
@@ -164,6 +166,8 @@ def execute_plan_task(run_key: str, task_id: str) -> Any:
     except Exception as error:  # noqa: BLE001 - a bug or a surprise fails this task, not the run
         failure = error if isinstance(error, TaskFailure) else TaskFailure(f"{type(error).__name__}: {error}",
                                                                              "permanent")
+        # Its message becomes the task run's state message and Prefect's log line: no secrets.
+        failure = TaskFailure(redact(failure.message), failure.category, redact(failure.output))
         if STOP.requested():
             _log_attempt(run, task_id, attempt, f"interrupted ({STOP.name})", failure.output)
             return Cancelled(message=f"interrupted ({STOP.name})")
@@ -173,9 +177,9 @@ def execute_plan_task(run_key: str, task_id: str) -> Any:
         with run.lock:
             run.outcomes[task_id] = {"error": failure.message, "category": failure.category, "attempts": attempt,
                                      "log": log, "output": failure.output[-OUTPUT_TAIL_CHARACTERS:]}
-        if failure is error:
-            raise
-        raise failure from error
+        # The original is kept as the cause (its traceback helps) unless it carries a secret.
+        cause = None if isinstance(error, TaskFailure) or redact(str(error)) != str(error) else error
+        raise failure from cause
     _log_attempt(run, task_id, attempt, "completed", outcome.output)
     run.record.completed(task_id, outcome.findings)
     with run.lock:
@@ -431,7 +435,7 @@ def run_plan(
     """
     settings = RunSettings(
         plan=plan, root=root, selection=tuple(tasks or ()), phase_gate=phase_gate, max_parallel=max_parallel,
-        executor=executor, agent_command=tuple(agent_command or ()), retries=retries,
+        executor=executor, agent_command=reveal_argv(agent_command or ()), retries=retries,
         retry_delay_seconds=retry_delay_seconds, timeout_seconds=timeout_seconds, update_plan=update_plan,
         rate_limit_per_second=rate_limit_per_second, events_jsonl=events_jsonl, dialect=plan_format,
     )
@@ -447,6 +451,7 @@ def execute(settings: RunSettings, stream: Any = None) -> dict[str, Any]:
     """The body of ``run_plan``; must run inside a flow run. Holds the plan's run
     lock throughout (already held when the CLI started the run: it is reentrant)."""
     paths = resolve_plan(settings.plan, settings.root, settings.dialect)
+    configure_redaction(configured_redactions(paths.root))
     with hold_run_lock(paths):
         return _execute_plan(settings, paths, stream)
 

@@ -22,6 +22,7 @@ import pytest
 from server_helpers import prefect_env, prefect_server, stop_process_tree
 
 RUN_TIMEOUT = 240.0
+pytestmark = pytest.mark.slow  # every test here runs real plan-tasks processes on a server
 TASKS_PER_PHASE = 10
 
 
