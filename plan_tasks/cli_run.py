@@ -124,11 +124,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"{paths.plan_ref}: nothing to run: every selected task is completed or skipped")
         return EXIT_OK
     from plan_tasks.run_lock import hold_run_lock
+    from plan_tasks.task_groups import after_dead_run
 
     waited: list[Any] = []
     # Taken before the Prefect server starts, so that a second run refuses at once.
     with hold_run_lock(paths, wait=args.wait, on_wait=lambda holder: _announce_wait(paths, holder, waited),
-                       on_dead_holder=lambda holder: _after_dead_run(paths, holder)):
+                       on_dead_holder=lambda holder: after_dead_run(paths, holder)):
         if waited:  # the run waited for changed status.json: select again
             paths, selected, loaded = _check_input(args)
             if not selected:
@@ -141,12 +142,6 @@ def _announce_wait(paths: Any, holder: Any, waited: list[Any]) -> None:
     waited.append(holder)
     who = holder.describe() if holder else "another run"
     print(f"{paths.plan_ref}: waiting for {who} to end...", file=sys.stderr, flush=True)
-
-
-def _after_dead_run(paths: Any, holder: Any) -> None:
-    """The lock was free but still named a run: it died (SIGKILL, power cut) without its cleanup."""
-    print(f"{paths.plan_ref}: {holder.describe()} ended without releasing the plan (killed?); "
-          "taking it over", file=sys.stderr, flush=True)
 
 
 def _run_with_lock(args: argparse.Namespace, paths: Any) -> int:

@@ -56,6 +56,7 @@ from plan_tasks.run_report import RunReporter
 from plan_tasks.scheduler import RunScheduler
 from plan_tasks.select import batch_size
 from plan_tasks.status.paths import PlanPaths, resolve_plan
+from plan_tasks.task_groups import GroupRecorder, after_dead_run
 
 WAIT_SECONDS = 0.5  # how often a phase loop looks again when nothing finished
 SUBFLOW_START_TIMEOUT = 30.0  # longest wait for one phase subflow to start before starting the next
@@ -108,6 +109,7 @@ class ActiveRun:
     max_parallel: int
     agent_command: tuple[str, ...]
     limiter: Any = None
+    groups: GroupRecorder | None = None  # records task process groups for the run after a crash
     prefect_task: Any = None  # execute_plan_task with this run's options, built once
     progress_ticker: Any = None  # run_artifacts.ProgressTicker, once the progress artifact exists
     runs: RunIds = field(default_factory=lambda: RunIds({}))
@@ -159,6 +161,7 @@ def execute_plan_task(run_key: str, task_id: str) -> Any:
         timeout=run.settings.timeout_seconds,
         dependency_findings=run.record.findings_of(run.loaded.graph.predecessors[task_id]),
         agent_command=run.agent_command,
+        on_process_start=run.groups.record if run.groups else None,
     )
     began = time.monotonic()
     try:
@@ -452,7 +455,7 @@ def execute(settings: RunSettings, stream: Any = None) -> dict[str, Any]:
     lock throughout (already held when the CLI started the run: it is reentrant)."""
     paths = resolve_plan(settings.plan, settings.root, settings.dialect)
     configure_redaction(configured_redactions(paths.root))
-    with hold_run_lock(paths):
+    with hold_run_lock(paths, on_dead_holder=lambda holder: after_dead_run(paths, holder)):
         return _execute_plan(settings, paths, stream)
 
 
@@ -481,6 +484,7 @@ def _execute_plan(settings: RunSettings, paths: PlanPaths, stream: Any) -> dict[
 
         run.limiter = RateLimiter(settings.rate_limit_per_second)
     run.prefect_task = _prefect_task(run)
+    run.groups = GroupRecorder(paths)
     ACTIVE_RUNS[run.key] = run
     _ensure_global_limit(max_parallel)
     _start_artifacts(run)
@@ -494,6 +498,7 @@ def _execute_plan(settings: RunSettings, paths: PlanPaths, stream: Any) -> dict[
         for error in record.end(progress.completed, progress.failed):
             print(f"plan-tasks: warning: {error}", file=sys.stderr)
         record.close()
+        run.groups.close()
         if run.progress_ticker is not None:
             run.progress_ticker.stop()
         _outcome_table(run)

@@ -143,3 +143,37 @@ def test_a_run_killed_with_sigkill_leaves_a_lock_the_next_run_takes_over(server:
     assert "ended without releasing the plan (killed?); taking it over" in second.stderr
     assert {task["status"] for task in status_tasks(root).values()} == {"completed"}
     assert lock.read_text() == ""  # released cleanly: nobody named
+
+
+LEFT_BEHIND_PLAN = """\
+# Plan: Left behind
+
+## Phase 1: Work
+
+- [ ] 1.1 Long job with a child
+  Run: `if [ -f resumed ]; then echo run >> runs/1.1; else sleep 300 & echo $! > child; echo $$ > leader; wait; fi`
+"""
+
+
+def test_a_resume_first_stops_the_task_groups_a_killed_run_left_running(server: dict[str, str],
+                                                                         tmp_path: Path) -> None:
+    root = project(tmp_path, LEFT_BEHIND_PLAN)
+    first = start(server, root)
+    try:
+        deadline = time.monotonic() + RUN_TIMEOUT
+        while not (root / "leader").exists() or not (root / "leader").read_text().strip():
+            assert first.poll() is None and time.monotonic() < deadline, "the task never started"
+            time.sleep(0.05)
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait(timeout=RUN_TIMEOUT)
+    finally:
+        stop_process_tree(first)  # type: ignore[arg-type]
+    child = int((root / "child").read_text())
+    group = os.getpgid(child)  # the task's group outlived the run (or its guard) long enough to be found
+    (root / "resumed").write_text("")
+    second = subprocess.run(command(), cwd=root, env=server, capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    assert second.returncode == 0, second.stderr
+    assert "stopped 1 task process group(s) it left running" in second.stderr, second.stderr
+    with pytest.raises(ProcessLookupError):
+        os.killpg(group, 0)
+    assert executions(root) == {"1.1": 1}
