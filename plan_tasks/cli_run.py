@@ -123,6 +123,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not selected:
         print(f"{paths.plan_ref}: nothing to run: every selected task is completed or skipped")
         return EXIT_OK
+    from plan_tasks.server_check import configured_api_url, unreachable
+
+    api_url = configured_api_url()
+    if api_url and unreachable(api_url):  # before the lock: a run that cannot start writes nothing
+        return _no_server(paths.plan_ref, unreachable(api_url) or "", api_url)
     from plan_tasks.run_lock import hold_run_lock
     from plan_tasks.task_groups import after_dead_run
 
@@ -135,7 +140,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             if not selected:
                 print(f"{paths.plan_ref}: nothing to run after waiting: every selected task is completed or skipped")
                 return EXIT_OK
-        return _run_with_lock(args, paths)
+        return _run_with_lock(args, paths, api_url)
 
 
 def _announce_wait(paths: Any, holder: Any, waited: list[Any]) -> None:
@@ -144,12 +149,7 @@ def _announce_wait(paths: Any, holder: Any, waited: list[Any]) -> None:
     print(f"{paths.plan_ref}: waiting for {who} to end...", file=sys.stderr, flush=True)
 
 
-def _run_with_lock(args: argparse.Namespace, paths: Any) -> int:
-    from plan_tasks.server_check import configured_api_url, unreachable
-
-    api_url = configured_api_url()
-    if api_url and unreachable(api_url):
-        return _no_server(paths.plan_ref, unreachable(api_url) or "", api_url)
+def _run_with_lock(args: argparse.Namespace, paths: Any, api_url: str | None) -> int:
     _quiet_prefect(args.verbose)
     from plan_tasks.interrupt import Interrupted, handle_stop_signals
 
