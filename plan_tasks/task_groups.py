@@ -22,6 +22,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -104,22 +105,21 @@ def _start_time(pid: int) -> str | None:
 
 
 def _process_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return _answers(os.kill, pid)
 
 
 def _group_exists(group: int) -> bool:
+    return _answers(os.killpg, group)
+
+
+def _answers(send: Callable[[int, int], None], target: int) -> bool:
+    """Whether signal 0 finds ``target`` (a process for ``os.kill``, a group for ``os.killpg``)."""
     try:
-        os.killpg(group, 0)
+        send(target, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
+        return True  # it exists, only not ours
     return True
 
 
