@@ -132,15 +132,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     from plan_tasks.task_groups import after_dead_run
 
     waited: list[Any] = []
-    # Taken before the Prefect server starts, so that a second run refuses at once.
-    with hold_run_lock(paths, wait=args.wait, on_wait=lambda holder: _announce_wait(paths, holder, waited),
-                       on_dead_holder=lambda holder: after_dead_run(paths, holder)):
-        if waited:  # the run waited for changed status.json: select again
-            paths, selected, loaded = _check_input(args)
-            if not selected:
-                print(f"{paths.plan_ref}: nothing to run after waiting: every selected task is completed or skipped")
-                return EXIT_OK
-        return _run_with_lock(args, paths, api_url)
+    try:
+        # Taken before the Prefect server starts, so that a second run refuses at once.
+        with hold_run_lock(paths, wait=args.wait, on_wait=lambda holder: _announce_wait(paths, holder, waited),
+                           on_dead_holder=lambda holder: after_dead_run(paths, holder)):
+            if waited:  # the run waited for changed status.json: select again
+                paths, selected, loaded = _check_input(args)
+                if not selected:
+                    print(f"{paths.plan_ref}: nothing to run after waiting: every selected task is completed "
+                          "or skipped")
+                    return EXIT_OK
+            return _run_with_lock(args, paths, api_url)
+    except KeyboardInterrupt:  # Ctrl-C while waiting, before the run's own signal handling
+        print(f"{paths.plan_ref}: stopped waiting (Ctrl-C); nothing ran", file=sys.stderr)
+        return 130
 
 
 def _announce_wait(paths: Any, holder: Any, waited: list[Any]) -> None:

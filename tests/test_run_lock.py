@@ -177,3 +177,21 @@ def test_a_resume_first_stops_the_task_groups_a_killed_run_left_running(server: 
     with pytest.raises(ProcessLookupError):
         os.killpg(group, 0)
     assert executions(root) == {"1.1": 1}
+
+
+def test_ctrl_c_while_waiting_stops_waiting_without_a_traceback(server: dict[str, str], tmp_path: Path) -> None:
+    root = project(tmp_path, thirty_task_plan(seconds=0.5))
+    first = start(server, root)
+    try:
+        wait_for_executions(root, 1, first)
+        second = start(server, root, "--wait")
+        assert second.stderr is not None
+        assert "waiting for run" in second.stderr.readline()
+        os.kill(second.pid, signal.SIGINT)
+        _, err = second.communicate(timeout=RUN_TIMEOUT)
+        first.communicate(timeout=RUN_TIMEOUT)
+    finally:
+        stop_process_tree(first)  # type: ignore[arg-type]
+    assert second.returncode == 130, err
+    assert "plan.md: stopped waiting (Ctrl-C); nothing ran" in err and "Traceback" not in err
+    assert set(executions(root).values()) == {1}
