@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -76,6 +77,14 @@ def wait_for_executions(root: Path, at_least: int, run: subprocess.Popen[str]) -
         assert run.poll() is None, f"the first run ended early: {run.communicate()}"
         assert time.monotonic() < deadline, "the first run never started its tasks"
         time.sleep(0.05)
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, dead but not yet reaped, does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def status_tasks(root: Path) -> dict[str, dict[str, Any]]:
@@ -169,13 +178,20 @@ def test_a_resume_first_stops_the_task_groups_a_killed_run_left_running(server: 
     finally:
         stop_process_tree(first)  # type: ignore[arg-type]
     child = int((root / "child").read_text())
-    group = os.getpgid(child)  # the task's group outlived the run (or its guard) long enough to be found
+    # A parent-death guard may already have stopped the task's group; a group planted in the
+    # record as the dead run's on_start hook would have recorded it makes the check independent of that.
+    planted = subprocess.Popen(["sleep", "300"], start_new_session=True)
+    start_time = Path(f"/proc/{planted.pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    with (root / "docs/plan-outputs/plan/.run-processes").open("a") as record:
+        record.write(f"{planted.pid} {start_time}\n")
     (root / "resumed").write_text("")
     second = subprocess.run(command(), cwd=root, env=server, capture_output=True, text=True, timeout=RUN_TIMEOUT)
     assert second.returncode == 0, second.stderr
-    assert "stopped 1 task process group(s) it left running" in second.stderr, second.stderr
+    assert re.search(r"stopped [12] task process group\(s\) it left running", second.stderr), second.stderr
+    assert planted.wait(timeout=10) == -signal.SIGTERM
     with pytest.raises(ProcessLookupError):
-        os.killpg(group, 0)
+        os.killpg(planted.pid, 0)
+    assert not alive(child), "the dead run's task child still runs"
     assert executions(root) == {"1.1": 1}
 
 
