@@ -45,6 +45,8 @@ def register(commands: Any) -> None:
     run.add_argument("--update-plan", action="store_true", help="tick each task's checkbox in the plan when it completes")
     run.add_argument("--rate-limit", metavar="N/min", help="at most N agent calls per minute")
     run.add_argument("--events-jsonl", metavar="FILE", help="also write plan.task.* events as JSON lines")
+    run.add_argument("--wait", action="store_true",
+                     help="if the plan is already being run, wait for that run to end, then run (default: refuse)")
     run.add_argument("--dry-run", action="store_true", help="print the execution groups and exit")
     run.add_argument("--verbose", action="store_true", help="show Prefect's own logs")
     add_format_option(run)
@@ -54,12 +56,14 @@ def register(commands: Any) -> None:
 def _check_input(args: argparse.Namespace) -> tuple[Any, list[str], Any]:
     """Load the plan and the selection without Prefect; PlanError on bad input."""
     from plan_tasks.load import load_plan
-    from plan_tasks.run_config import parse_rate, resolve_agent_command
+    from plan_tasks.redact import configure as configure_redaction
+    from plan_tasks.run_config import configured_redactions, parse_rate, resolve_agent_command
     from plan_tasks.run_record import tasks_to_run
     from plan_tasks.status.paths import resolve_plan
     from plan_tasks.status.store import load_status, status_exists
 
     paths = resolve_plan(args.plan, args.root, args.dialect)
+    configure_redaction(configured_redactions(paths.root))
     loaded = load_plan(str(paths.plan), paths.dialect)
     if status_exists(paths):
         snapshot = load_status(paths)
@@ -122,8 +126,35 @@ def cmd_run(args: argparse.Namespace) -> int:
     from plan_tasks.server_check import configured_api_url, unreachable
 
     api_url = configured_api_url()
-    if api_url and unreachable(api_url):
+    if api_url and unreachable(api_url):  # before the lock: a run that cannot start writes nothing
         return _no_server(paths.plan_ref, unreachable(api_url) or "", api_url)
+    from plan_tasks.run_lock import hold_run_lock
+    from plan_tasks.task_groups import after_dead_run
+
+    waited: list[Any] = []
+    try:
+        # Taken before the Prefect server starts, so that a second run refuses at once.
+        with hold_run_lock(paths, wait=args.wait, on_wait=lambda holder: _announce_wait(paths, holder, waited),
+                           on_dead_holder=lambda holder: after_dead_run(paths, holder)):
+            if waited:  # the run waited for changed status.json: select again
+                paths, selected, loaded = _check_input(args)
+                if not selected:
+                    print(f"{paths.plan_ref}: nothing to run after waiting: every selected task is completed "
+                          "or skipped")
+                    return EXIT_OK
+            return _run_with_lock(args, paths, api_url)
+    except KeyboardInterrupt:  # Ctrl-C while waiting, before the run's own signal handling
+        print(f"{paths.plan_ref}: stopped waiting (Ctrl-C); nothing ran", file=sys.stderr)
+        return 130
+
+
+def _announce_wait(paths: Any, holder: Any, waited: list[Any]) -> None:
+    waited.append(holder)
+    who = holder.describe() if holder else "another run"
+    print(f"{paths.plan_ref}: waiting for {who} to end...", file=sys.stderr, flush=True)
+
+
+def _run_with_lock(args: argparse.Namespace, paths: Any, api_url: str | None) -> int:
     _quiet_prefect(args.verbose)
     from plan_tasks.interrupt import Interrupted, handle_stop_signals
 
@@ -168,6 +199,7 @@ def _run_flow(args: argparse.Namespace, paths: Any, stop: Any, announce_local_se
         notice.start()
     try:
         from plan_tasks.compile import run_plan
+        from plan_tasks.redact import hide_argv
         from plan_tasks.local_server import ServerStartError, ServerUnreachable, prefect_api
 
         try:
@@ -180,7 +212,8 @@ def _run_flow(args: argparse.Namespace, paths: Any, stop: Any, announce_local_se
                     run_plan,
                     plan=str(paths.plan), root=str(paths.root), tasks=list(args.selection) or None,
                     phase_gate=args.phase_gate, max_parallel=args.max_parallel, executor=args.executor,
-                    agent_command=shlex.split(args.agent_command) if args.agent_command else None,
+                    # Stored as a flow-run parameter: with its secrets starred (the flow gets the real one).
+                    agent_command=hide_argv(shlex.split(args.agent_command)) if args.agent_command else None,
                     retries=args.retries, retry_delay_seconds=args.retry_delay, timeout_seconds=args.timeout,
                     update_plan=args.update_plan, rate_limit_per_second=args.rate_per_second,
                     events_jsonl=args.events_jsonl, plan_format=args.dialect, return_state=True,
@@ -242,7 +275,10 @@ def _report(paths: Any, state: Any, elapsed: float, stop: Any) -> int:
     if isinstance(result, PlanError):
         raise result
     if isinstance(result, BaseException):
-        print(f"{paths.plan_ref}: run crashed after {elapsed:.1f} s: {type(result).__name__}: {result}; {status}")
+        from plan_tasks.redact import redact
+
+        print(f"{paths.plan_ref}: run crashed after {elapsed:.1f} s: {type(result).__name__}: "
+              f"{redact(str(result))}; {status}")
         return EXIT_TASKS_FAILED
     print(f"{paths.plan_ref}: {result['completed']} completed, {result['failed']} failed, "
           f"{result['skipped']} skipped in {elapsed:.1f} s (run {result['runId']}); {status}")

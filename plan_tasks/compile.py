@@ -44,15 +44,19 @@ from plan_tasks.global_slots import global_slots
 from plan_tasks.interrupt import STOP
 from plan_tasks.load import LoadedPlan, load_plan
 from plan_tasks.model import Task
-from plan_tasks.run_config import RunSettings, resolve_agent_command
+from plan_tasks.redact import configure as configure_redaction
+from plan_tasks.redact import redact, reveal_argv
+from plan_tasks.run_config import RunSettings, configured_redactions, resolve_agent_command
 from plan_tasks.run_artifacts import emitter as _emit
 from plan_tasks.run_artifacts import outcome_table as _outcome_table
 from plan_tasks.run_artifacts import start_artifacts as _start_artifacts
+from plan_tasks.run_lock import hold_run_lock, note_run_id
 from plan_tasks.run_record import RunRecord, tasks_to_run
 from plan_tasks.run_report import RunReporter
 from plan_tasks.scheduler import RunScheduler
 from plan_tasks.select import batch_size
-from plan_tasks.status.paths import resolve_plan
+from plan_tasks.status.paths import PlanPaths, resolve_plan
+from plan_tasks.task_groups import GroupRecorder, after_dead_run
 
 WAIT_SECONDS = 0.5  # how often a phase loop looks again when nothing finished
 SUBFLOW_START_TIMEOUT = 30.0  # longest wait for one phase subflow to start before starting the next
@@ -105,6 +109,7 @@ class ActiveRun:
     max_parallel: int
     agent_command: tuple[str, ...]
     limiter: Any = None
+    groups: GroupRecorder | None = None  # records task process groups for the run after a crash
     prefect_task: Any = None  # execute_plan_task with this run's options, built once
     progress_ticker: Any = None  # run_artifacts.ProgressTicker, once the progress artifact exists
     runs: RunIds = field(default_factory=lambda: RunIds({}))
@@ -156,6 +161,7 @@ def execute_plan_task(run_key: str, task_id: str) -> Any:
         timeout=run.settings.timeout_seconds,
         dependency_findings=run.record.findings_of(run.loaded.graph.predecessors[task_id]),
         agent_command=run.agent_command,
+        on_process_start=run.groups.record if run.groups else None,
     )
     began = time.monotonic()
     try:
@@ -163,6 +169,8 @@ def execute_plan_task(run_key: str, task_id: str) -> Any:
     except Exception as error:  # noqa: BLE001 - a bug or a surprise fails this task, not the run
         failure = error if isinstance(error, TaskFailure) else TaskFailure(f"{type(error).__name__}: {error}",
                                                                              "permanent")
+        # Its message becomes the task run's state message and Prefect's log line: no secrets.
+        failure = TaskFailure(redact(failure.message), failure.category, redact(failure.output))
         if STOP.requested():
             _log_attempt(run, task_id, attempt, f"interrupted ({STOP.name})", failure.output)
             return Cancelled(message=f"interrupted ({STOP.name})")
@@ -172,9 +180,9 @@ def execute_plan_task(run_key: str, task_id: str) -> Any:
         with run.lock:
             run.outcomes[task_id] = {"error": failure.message, "category": failure.category, "attempts": attempt,
                                      "log": log, "output": failure.output[-OUTPUT_TAIL_CHARACTERS:]}
-        if failure is error:
-            raise
-        raise failure from error
+        # The original is kept as the cause (its traceback helps) unless it carries a secret.
+        cause = None if isinstance(error, TaskFailure) or redact(str(error)) != str(error) else error
+        raise failure from cause
     _log_attempt(run, task_id, attempt, "completed", outcome.output)
     run.record.completed(task_id, outcome.findings)
     with run.lock:
@@ -430,7 +438,7 @@ def run_plan(
     """
     settings = RunSettings(
         plan=plan, root=root, selection=tuple(tasks or ()), phase_gate=phase_gate, max_parallel=max_parallel,
-        executor=executor, agent_command=tuple(agent_command or ()), retries=retries,
+        executor=executor, agent_command=reveal_argv(agent_command or ()), retries=retries,
         retry_delay_seconds=retry_delay_seconds, timeout_seconds=timeout_seconds, update_plan=update_plan,
         rate_limit_per_second=rate_limit_per_second, events_jsonl=events_jsonl, dialect=plan_format,
     )
@@ -443,11 +451,19 @@ def run_plan(
 
 
 def execute(settings: RunSettings, stream: Any = None) -> dict[str, Any]:
-    """The body of ``run_plan``; must run inside a flow run."""
+    """The body of ``run_plan``; must run inside a flow run. Holds the plan's run
+    lock throughout (already held when the CLI started the run: it is reentrant)."""
     paths = resolve_plan(settings.plan, settings.root, settings.dialect)
+    configure_redaction(configured_redactions(paths.root))
+    with hold_run_lock(paths, on_dead_holder=lambda holder: after_dead_run(paths, holder)):
+        return _execute_plan(settings, paths, stream)
+
+
+def _execute_plan(settings: RunSettings, paths: PlanPaths, stream: Any) -> dict[str, Any]:
     loaded = load_plan(str(paths.plan), paths.dialect)
     record = RunRecord(paths, loaded.plan, update_plan=settings.update_plan, deferred=True)
     snapshot = record.begin()
+    note_run_id(paths, record.run_id or "")
     selected = tasks_to_run(loaded.plan, snapshot, settings.selection, loaded.graph.predecessors)
     max_parallel = settings.max_parallel or batch_size(len(loaded.plan.tasks))
     held_files = loaded.graph.held_files({t.id: t.files for t in loaded.plan.tasks})  # less [PARALLEL] overrides
@@ -468,6 +484,7 @@ def execute(settings: RunSettings, stream: Any = None) -> dict[str, Any]:
 
         run.limiter = RateLimiter(settings.rate_limit_per_second)
     run.prefect_task = _prefect_task(run)
+    run.groups = GroupRecorder(paths)
     ACTIVE_RUNS[run.key] = run
     _ensure_global_limit(max_parallel)
     _start_artifacts(run)
@@ -481,6 +498,7 @@ def execute(settings: RunSettings, stream: Any = None) -> dict[str, Any]:
         for error in record.end(progress.completed, progress.failed):
             print(f"plan-tasks: warning: {error}", file=sys.stderr)
         record.close()
+        run.groups.close()
         if run.progress_ticker is not None:
             run.progress_ticker.stop()
         _outcome_table(run)

@@ -132,10 +132,11 @@ def start_artifacts(run: Any) -> None:
         from prefect.artifacts import create_markdown_artifact, create_progress_artifact
 
         from plan_tasks.export import to_mermaid
+        from plan_tasks.redact import redact
 
         name = run.record.paths.name
         create_markdown_artifact(key=artifact_key(name, "graph"), description=f"Dependency graph of {name}",
-                                 markdown=f"# {run.loaded.plan.title}\n\n```mermaid\n{to_mermaid(run.loaded)}\n```\n")
+                                 markdown=redact(f"# {run.loaded.plan.title}\n\n```mermaid\n{to_mermaid(run.loaded)}\n```\n"))
         return create_progress_artifact(progress=0.0, key=artifact_key(name, "progress"),
                                         description=f"Tasks of {name} settled")
 
@@ -156,8 +157,10 @@ def outcome_table(run: Any) -> None:
                      "attempts": outcome.get("attempts", 0),
                      "detail": outcome.get("error") or run.scheduler.skip_reasons.get(task_id) or
                      ", ".join(outcome.get("files", []))})
+    from plan_tasks.redact import redact_value
+
     try:
-        create_table_artifact(table=rows, key=artifact_key(run.record.paths.name, "outcomes"),
+        create_table_artifact(table=redact_value(rows), key=artifact_key(run.record.paths.name, "outcomes"),
                               description=f"Task outcomes of {run.loaded.plan.title}")
     except Exception:  # noqa: BLE001
         pass

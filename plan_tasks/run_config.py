@@ -71,10 +71,11 @@ def resolve_agent_command(explicit: str | list[str] | tuple[str, ...] | None, ro
     return tuple(sys.executable if part == "{python}" else part for part in argv)
 
 
-def _from_pyproject(root: Path) -> list[str]:
+def _tool_table(root: Path) -> tuple[dict[str, object], Path]:
+    """``[tool.plan-tasks]`` of ``root``'s pyproject.toml (empty when there is none) and the file's path."""
     path = root / "pyproject.toml"
     if not path.is_file():
-        return []
+        return {}, path
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover - Python 3.10
@@ -83,7 +84,32 @@ def _from_pyproject(root: Path) -> list[str]:
         config = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise PlanError(f"cannot read {path}: {error}", "fix the TOML syntax", str(path)) from None
-    command = config.get("tool", {}).get("plan-tasks", {}).get("agent-command", [])
+    table = config.get("tool", {}).get("plan-tasks", {})
+    return (table if isinstance(table, dict) else {}), path
+
+
+def configured_redactions(root: Path) -> list[str]:
+    """``redact = [...]`` of ``[tool.plan-tasks]`` (the project's, else the current directory's):
+    values to star out wherever a run stores or sends text, besides secret-named environment
+    variables; an entry ``$NAME`` stands for the value of the variable NAME."""
+    for base in (root, Path.cwd()):
+        table, path = _tool_table(base)
+        if "redact" in table:
+            values = table["redact"]
+            if not isinstance(values, list) or not all(isinstance(value, str) for value in values):
+                raise PlanError("`redact` in [tool.plan-tasks] must be a list of strings",
+                                'e.g. redact = ["internal.example.com", "$DATABASE_URL"] (`$NAME`: that '
+                                "variable's value)",
+                                str(path))
+            return [os.environ.get(value[1:], "") if value.startswith("$") else value for value in values]
+    return []
+
+
+def _from_pyproject(root: Path) -> list[str]:
+    table, path = _tool_table(root)
+    if not path.is_file():
+        return []
+    command = table.get("agent-command", [])
     if isinstance(command, str):
         command = shlex.split(command)
     if not isinstance(command, list) or not all(isinstance(part, str) for part in command):

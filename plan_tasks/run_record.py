@@ -21,6 +21,7 @@ from typing import Any
 
 from plan_tasks.errors import PlanError
 from plan_tasks.model import Plan
+from plan_tasks.redact import redact
 from plan_tasks.status import document as doc
 from plan_tasks.status.atomic import write_atomic, write_text_atomic
 from plan_tasks.status.paths import PlanPaths
@@ -171,7 +172,7 @@ class RunRecord:
         findings_path = None
         if findings:
             target = self.paths.findings_file(task_id)
-            write_text_atomic(target, findings)
+            write_text_atomic(target, redact(findings))
             findings_path = self.paths.relative(target)
         at = doc.now_iso()
 
@@ -186,6 +187,7 @@ class RunRecord:
     def failed(self, task_id: str, error: str, category: str, attempt: int) -> None:
         """Record a failed attempt with its error and category (transient or permanent)."""
         at = doc.now_iso()
+        error = redact(error)
 
         def change(document: doc.Document) -> None:
             task = doc.set_status(document, task_id, "failed", at=at, error=error[-4000:])
@@ -231,8 +233,8 @@ class RunRecord:
         target = self.paths.output_dir / "logs" / f"{task_id.replace('/', '-')}.log"
         target.parent.mkdir(parents=True, exist_ok=True)
         with open(target, "a", encoding="utf-8", errors="replace") as log:
-            log.write(f"===== {doc.now_iso()} task {task_id} attempt {attempt}: {heading}\n")
-            log.write(output if output.endswith("\n") or not output else output + "\n")
+            log.write(redact(f"===== {doc.now_iso()} task {task_id} attempt {attempt}: {heading}\n"))
+            log.write(redact(output if output.endswith("\n") or not output else output + "\n"))
         return target
 
     def end(self, completed: int, failed: int) -> list[str]:

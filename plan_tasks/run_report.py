@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
+from plan_tasks.redact import redact, redact_value
 from plan_tasks.scheduler import Progress
 from plan_tasks.status.document import now_iso
 
@@ -37,7 +38,8 @@ class RunReporter:
         self._jsonl = open(events_jsonl, "a", encoding="utf-8") if events_jsonl else None  # noqa: SIM115
 
     def task_event(self, kind: str, task_id: str, title: str, **payload: Any) -> None:
-        output = payload.pop("output", "")  # for the terminal only: events carry the log's path instead
+        output = redact(payload.pop("output", ""))  # for the terminal only: events carry the log's path instead
+        payload = redact_value(payload)  # what the JSONL file, Prefect events and the terminal get
         record = {"event": f"plan.task.{kind}", "occurred": now_iso(), "plan": self.plan_name,
                   "task": task_id, "title": title, **{k: v for k, v in payload.items() if v is not None}}
         with self._lock:

@@ -567,16 +567,6 @@ def test_two_plans_keep_separate_status_side_by_side(project: Project) -> None:
     assert (alpha["planName"], beta_before["planName"]) == ("Two-phase plan", "Resync plan")
 
 
-def test_the_lock_file_is_not_the_seed_lockfile_directory(project: Project) -> None:
-    # proper-lockfile (the seed's lock) makes a directory named status.json.lock; ours must not collide.
-    project.add_plan("plans/two-phase.md")
-    project.init()
-    seed_lock = project.root / STATUS.replace("status.json", "status.json.lock")
-    seed_lock.mkdir()
-    assert project.run("mark-complete", "1.2")[0] == 0
-    assert seed_lock.is_dir()
-
-
 def test_a_killed_writers_old_temp_file_is_removed_by_the_next_write(tmp_path: Path) -> None:
     import os
     import time

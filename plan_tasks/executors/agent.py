@@ -67,7 +67,7 @@ def run_agent(request: TaskRequest) -> TaskOutcome:
     env = dict(os.environ, PLAN_TASKS_TASK_ID=request.task.id, PLAN_TASKS_ROOT=str(request.root))
     try:
         finished = run_process(list(request.agent_command), request.root, stdin=build_prompt(request),
-                               timeout=request.timeout, env=env)
+                               timeout=request.timeout, env=env, on_start=request.on_process_start)
     except FileNotFoundError:
         raise TaskFailure(f"agent command not found: {request.agent_command[0]}", "permanent") from None
     except OSError as error:  # not executable, a directory...: no retry will change that

@@ -10,6 +10,7 @@ on transient failures.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -38,6 +39,7 @@ class TaskRequest:
     timeout: float | None = None
     dependency_findings: dict[str, str] = field(default_factory=dict)
     agent_command: tuple[str, ...] = ()
+    on_process_start: Callable[[int], None] | None = None  # told each task process group as it starts
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,13 +38,16 @@ class Finished:
 
 
 def run_process(argv: list[str], cwd: Path, *, stdin: str | None = None, timeout: float | None = None,
-                env: dict[str, str] | None = None) -> Finished:
-    """Run ``argv`` to completion (or timeout); raises FileNotFoundError for a missing program."""
+                env: dict[str, str] | None = None, on_start: Callable[[int], None] | None = None) -> Finished:
+    """Run ``argv`` to completion (or timeout); raises FileNotFoundError for a missing program.
+    ``on_start`` is called with the process id (also its process group id) right after it starts."""
     process = subprocess.Popen(
         argv, cwd=cwd, env=env, text=True, encoding="utf-8", errors="replace",
         stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
     )
+    if on_start is not None:
+        on_start(process.pid)
     with _running_lock:
         _running[process.pid] = process
         stopping = _stopping.is_set()

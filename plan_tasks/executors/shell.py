@@ -15,7 +15,8 @@ def run_shell(request: TaskRequest) -> TaskOutcome:
     if script is None:
         raise TaskFailure(f"task {request.task.id} has no shell block or `Run:` line", "permanent")
     shell = shutil.which("bash") or "/bin/sh"
-    finished = run_process([shell, "-e", "-c", script], request.root, timeout=request.timeout)
+    finished = run_process([shell, "-e", "-c", script], request.root, timeout=request.timeout,
+                           on_start=request.on_process_start)
     if finished.timed_out:
         raise TaskFailure(f"timed out after {request.timeout:g} s\n{finished.output[-2000:]}", "transient",
                           finished.output)

@@ -241,11 +241,17 @@ def _sweep_stale_temps(paths: PlanPaths) -> None:
 
 @contextmanager
 def locked(paths: PlanPaths, timeout: float = LOCK_TIMEOUT_SECONDS) -> Iterator[None]:
-    """Hold the plan's inter-process lock (a file lock beside status.json)."""
+    """Hold the plan's inter-process locks: plan-tasks' own (a file lock beside
+    status.json), then the seed CLI's ``status.json.lock`` directory (see
+    ``seed_lock``), so that the seed's `status-cli.js` and plan-tasks exclude
+    each other. Always in that order: the seed takes only the second."""
     from filelock import FileLock, Timeout  # imported here: only writers pay for it
+
+    from plan_tasks.status.seed_lock import SeedLockTimeout, hold_seed_lock
 
     paths.output_dir.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(paths.lock_file), timeout=timeout)
+    began = time.monotonic()
     try:
         lock.acquire()
     except Timeout:
@@ -254,7 +260,14 @@ def locked(paths: PlanPaths, timeout: float = LOCK_TIMEOUT_SECONDS) -> Iterator[
             f"another plan-tasks process is changing it; if none is, delete {paths.relative(paths.lock_file)}",
         ) from None
     try:
-        yield
+        with hold_seed_lock(paths.status_file, max(0.0, timeout - (time.monotonic() - began))):
+            yield
+    except SeedLockTimeout as error:
+        raise StatusLocked(
+            f"status of {paths.plan_ref} stayed locked by the seed's status-cli.js for {timeout:.0f} s",
+            f"a process holds {paths.relative(Path(str(error)))} and keeps it fresh; it is taken over on its "
+            "own once its holder stops refreshing it for 10 s",
+        ) from None
     finally:
         lock.release()
 
