@@ -6,8 +6,8 @@ from __future__ import annotations
 import shutil
 
 from plan_tasks.executors import shell_command
-from plan_tasks.executors.outcome import TaskFailure, TaskOutcome, TaskRequest, classify_exit
-from plan_tasks.executors.process import run_process
+from plan_tasks.executors.outcome import TaskFailure, TaskOutcome, TaskRequest, classify_exit, output_over_limit
+from plan_tasks.executors.process import output_file, run_process
 
 
 def run_shell(request: TaskRequest) -> TaskOutcome:
@@ -15,7 +15,11 @@ def run_shell(request: TaskRequest) -> TaskOutcome:
     if script is None:
         raise TaskFailure(f"task {request.task.id} has no shell block or `Run:` line", "permanent")
     shell = shutil.which("bash") or "/bin/sh"
-    finished = run_process([shell, "-e", "-c", script], request.root, timeout=request.timeout)
+    with output_file(request.log_path) as output:
+        finished = run_process([shell, "-e", "-c", script], request.root, timeout=request.timeout,
+                               output=output, output_limit=request.output_limit)
+    if finished.over_limit and request.output_limit is not None:
+        raise output_over_limit(request.output_limit, finished.output)
     if finished.timed_out:
         raise TaskFailure(f"timed out after {request.timeout:g} s\n{finished.output[-2000:]}", "transient",
                           finished.output)
