@@ -101,10 +101,13 @@ class _Findings:
         text = piece.decode("utf-8", errors="replace").rstrip("\r\n")
         if starts_a_line or not self.lines:
             self.lines.append(text)
+            self.size += len(text) + 1
         else:
-            self.lines[-1] = (self.lines[-1] + text)[-2 * FINDINGS_LIMIT:]  # one endless line stays bounded too
-        self.size += len(text) + 1
-        while self.size > 2 * FINDINGS_LIMIT and len(self.lines) > 1:
+            longer = (self.lines[-1] + text)[-2 * FINDINGS_LIMIT:]  # one endless line stays bounded too
+            self.size += len(longer) - len(self.lines[-1])
+            self.lines[-1] = longer
+        # Whole lines go once the others hold the last FINDINGS_LIMIT characters without them.
+        while len(self.lines) > 1 and self.size - len(self.lines[0]) - 1 >= FINDINGS_LIMIT:
             self.size -= len(self.lines.pop(0)) + 1
 
     def text(self) -> str:

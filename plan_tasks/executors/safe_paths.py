@@ -65,7 +65,10 @@ def resolve_inside(root: Path, relative: str) -> Path:
     """The absolute target of ``relative`` if it stays inside ``root``; else TaskFailure."""
     parts = path_parts(relative)
     real_root = Path(os.path.realpath(root))
-    target = Path(os.path.realpath(real_root.joinpath(*parts)))  # follows every symlink on the way
+    try:
+        target = Path(os.path.realpath(real_root.joinpath(*parts)))  # follows every symlink on the way
+    except OSError as error:  # a symlink changed into something else while it was read
+        raise refuse(relative, f"the path changed while it was checked ({error.strerror or error})") from None
     if target != real_root and real_root not in target.parents:
         raise refuse(relative, "a symlink leads outside the project")
     return target
