@@ -23,6 +23,7 @@ from plan_tasks.executors.outcome import TaskFailure, TaskRequest, format_size
 from plan_tasks.executors.process import output_file, run_process
 from plan_tasks.executors.shell import run_shell
 from plan_tasks.model import CodeBlock, Task
+from test_executors import process_is_gone, wait_until_gone
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 
@@ -31,27 +32,6 @@ def shell_request(script: str, root: Path, **options: object) -> TaskRequest:
     task = Task(id="1.1", title="Print", phase_index=0, line=5, column=7,
                 code_blocks=(CodeBlock(info="bash", content=textwrap.dedent(script), line=6),))
     return TaskRequest(task=task, plan_title="Plan", phase_name="Phase 1", root=root, **options)  # type: ignore[arg-type]
-
-
-def process_is_gone(pid: int) -> bool:
-    """No such process, or only its zombie."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X")
-    except (OSError, IndexError):
-        return True
-
-
-def wait_until_gone(pid: int, within: float) -> bool:
-    deadline = time.monotonic() + within
-    while not process_is_gone(pid):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
 
 
 def read_pid(path: Path, within: float = 30.0) -> int:
