@@ -10,14 +10,14 @@ findings.
 
 from __future__ import annotations
 
+import codecs
 import os
 import re
 
 from plan_tasks.executors.answer import scan_answer
-from plan_tasks.executors.file_blocks import write_blocks
+from plan_tasks.executors.file_blocks import read_inside, write_blocks
 from plan_tasks.executors.outcome import TaskFailure, TaskOutcome, TaskRequest, classify_exit, output_over_limit
 from plan_tasks.executors.process import Finished, output_file, run_process
-from plan_tasks.executors.safe_paths import resolve_inside
 
 FILE_CONTENT_LIMIT = 50_000  # characters of a named file's current content put in the prompt
 
@@ -52,10 +52,13 @@ def build_prompt(request: TaskRequest) -> str:
 
 def _file_section(request: TaskRequest, path: str) -> str:
     try:
-        target = resolve_inside(request.root, path)
-        content = target.read_text(encoding="utf-8")[:FILE_CONTENT_LIMIT]
-    except (TaskFailure, OSError, UnicodeDecodeError):
+        data = read_inside(request.root, path, 4 * FILE_CONTENT_LIMIT)  # enough bytes for the characters shown
+        # Incremental: a character cut by the byte limit is left out, not an error.
+        content = codecs.getincrementaldecoder("utf-8")().decode(data)[:FILE_CONTENT_LIMIT]
+    except FileNotFoundError:
         return f"- `{path}` (does not exist yet)"
+    except (TaskFailure, OSError, UnicodeDecodeError):
+        return f"- `{path}` (not shown: not a readable UTF-8 file inside the project)"
     longest = max((len(run) for run in re.findall(r"`{3,}", content)), default=2)
     fence = "`" * (longest + 1)  # longer than any fence inside the file, so the file cannot close it
     return f"- `{path}`, currently:\n{fence}\n{content}\n{fence}"

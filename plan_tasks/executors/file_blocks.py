@@ -149,6 +149,33 @@ def _open_directory(staged: _Staged, parent: int, name: str, path: str) -> int:
     return descriptor
 
 
+def read_inside(root: Path, relative: str, limit: int) -> bytes:
+    """At most the first ``limit`` bytes of a regular file inside the project,
+    reached the way writes are (a symlink swapped in after the check is not
+    followed); TaskFailure or OSError when it cannot be read so. Never blocks
+    on a FIFO, never reads more than ``limit`` of a huge file."""
+    real_root = Path(os.path.realpath(root))
+    parts = resolve_inside(real_root, relative).relative_to(real_root).parts
+    if not parts:
+        raise IsADirectoryError(errno.EISDIR, "the project root", relative)
+    descriptors = [os.open(real_root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)]
+    try:
+        for name in parts[:-1]:
+            descriptors.append(os.open(name, DIRECTORY_FLAGS, dir_fd=descriptors[-1]))
+        file = os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=descriptors[-1])
+        descriptors.append(file)
+        if not stat.S_ISREG(os.fstat(file).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", relative)
+        chunks: list[bytes] = []
+        while limit > 0 and (chunk := os.read(file, min(limit, 1 << 16))):
+            chunks.append(chunk)
+            limit -= len(chunk)
+        return b"".join(chunks)
+    finally:
+        for descriptor in descriptors:
+            os.close(descriptor)
+
+
 def _mode_of(directory: int, name: str) -> int:
     try:
         found = os.stat(name, dir_fd=directory, follow_symlinks=False)
@@ -171,4 +198,4 @@ def _undo(staged: _Staged) -> None:
             pass
 
 
-__all__ = ["FileBlock", "PathLocks", "parse_answer", "resolve_inside", "write_blocks"]
+__all__ = ["FileBlock", "PathLocks", "parse_answer", "read_inside", "resolve_inside", "write_blocks"]
