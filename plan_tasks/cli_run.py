@@ -57,7 +57,13 @@ def register(commands: Any) -> None:
 def _check_input(args: argparse.Namespace) -> tuple[Any, list[str], Any]:
     """Load the plan and the selection without Prefect; PlanError on bad input."""
     from plan_tasks.load import load_plan
-    from plan_tasks.run_config import parse_rate, parse_size, resolve_agent_command, resolve_output_limit, resolve_protect
+    from plan_tasks.run_config import (
+        parse_rate,
+        parse_size,
+        resolve_agent_command,
+        resolve_output_limit,
+        resolve_protect,
+    )
     from plan_tasks.run_record import tasks_to_run
     from plan_tasks.status.paths import resolve_plan
     from plan_tasks.status.store import load_status, status_exists

@@ -24,22 +24,10 @@ from plan_tasks.executors.file_blocks import write_blocks
 from plan_tasks.executors.outcome import TaskFailure, TaskRequest
 from plan_tasks.executors.safe_paths import protected_patterns
 from plan_tasks.load import load_text
+from test_agent_protocol import project, tree  # noqa: F401 - project is a fixture
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 SWAP_SECONDS = float(os.environ.get("PLAN_TASKS_SWAP_SECONDS", "3"))  # docs/security.md quotes a 10 s run
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    """A project root, with a sibling directory ``outside`` that no answer may reach."""
-    (tmp_path / "outside").mkdir()
-    root = tmp_path / "project"
-    root.mkdir()
-    return root
-
-
-def tree(directory: Path) -> list[str]:
-    return sorted(path.relative_to(directory).as_posix() for path in directory.rglob("*"))
 
 
 def refusal(root: Path, blocks: list[FileBlock], protected: tuple[str, ...] = ()) -> TaskFailure:
@@ -119,7 +107,8 @@ def test_a_failure_while_staging_leaves_no_block_written_and_no_temporary_file(p
     (project / "kept.py").write_text("old\n")
     blocks = [FileBlock("new/dir/a.py", "a\n"), FileBlock("kept.py", "new\n"), FileBlock("blocker/b.py", "b\n")]
     failure = refusal(project, blocks)
-    assert failure.message == "refused to write `blocker/b.py`: `blocker` is not a directory (a symlink or a file is there)"
+    assert failure.message == ("refused to write `blocker/b.py`: "
+                               "`blocker` is not a directory (a symlink or a file is there)")
     assert tree(project) == ["blocker", "kept.py"]  # no new/, no temporary file
     assert (project / "kept.py").read_text() == "old\n"
 

@@ -51,7 +51,8 @@ def test_a_run_fails_a_task_over_the_output_limit_and_an_answer_writing_status_j
          "--agent-command", f"{sys.executable} {tmp_path / 'agent.py'}"],
         cwd=root, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT)
     assert result.returncode == 1, result.stderr
-    assert "output over 100 kB" in result.stderr and "refused to write `docs/plan-outputs/plan/status.json`" in result.stderr
+    assert "output over 100 kB" in result.stderr
+    assert "refused to write `docs/plan-outputs/plan/status.json`" in result.stderr
     status = json.loads((root / "docs/plan-outputs/plan/status.json").read_text(encoding="utf-8"))
     assert [(task["id"], task["status"], task["error"]) for task in status["tasks"]] == [
         ("1.1", "failed", "output over 100 kB"),

@@ -31,7 +31,8 @@ REPOSITORY = Path(__file__).resolve().parents[1]
 def shell_request(script: str, root: Path, **options: object) -> TaskRequest:
     task = Task(id="1.1", title="Print", phase_index=0, line=5, column=7,
                 code_blocks=(CodeBlock(info="bash", content=textwrap.dedent(script), line=6),))
-    return TaskRequest(task=task, plan_title="Plan", phase_name="Phase 1", root=root, **options)  # type: ignore[arg-type]
+    return TaskRequest(task=task, plan_title="Plan", phase_name="Phase 1", root=root,
+                       **options)  # type: ignore[arg-type]
 
 
 def read_pid(path: Path, within: float = 30.0) -> int:

@@ -125,6 +125,7 @@ def run_process(argv: list[str], cwd: Path, *, stdin: str | None = None, timeout
         with _running_lock:
             _running.pop(process.pid, None)
         guard.forget(process.pid)
+        _drain(process.stdout)
 
 
 def _wait(process: subprocess.Popen[bytes], stdin: str | None, timeout: float | None, sink: _Output) -> Finished:
