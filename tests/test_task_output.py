@@ -14,14 +14,18 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from plan_tasks.executors import process as process_module
 from plan_tasks.executors.outcome import TaskFailure, TaskRequest, format_size
-from plan_tasks.executors.process import output_file, run_process
+from plan_tasks.executors.agent import run_agent
+from plan_tasks.executors.log_stream import open_log, set_log_filter
+from plan_tasks.executors.process import run_process
 from plan_tasks.executors.shell import run_shell
+from plan_tasks.load import load_text
 from plan_tasks.model import CodeBlock, Task
 from test_executors import process_is_gone, wait_until_gone
 
@@ -85,19 +89,56 @@ def test_the_tail_in_memory_is_bounded_and_the_log_has_everything(tmp_path: Path
 def test_output_is_appended_after_what_the_log_holds(tmp_path: Path) -> None:
     log = tmp_path / "task.log"
     log.write_bytes(b"===== heading\n")
-    with output_file(log) as output:
-        finished = run_process(["printf", "abc"], tmp_path, output=output)
-    assert log.read_bytes() == b"===== heading\nabc"
-    assert (finished.output_start, finished.output_bytes) == (14, 3)
+    with open_log(log) as writer:
+        run_process(["printf", "abc\\ndef"], tmp_path, log=writer)
+    assert log.read_bytes() == b"===== heading\nabc\ndef"
+
+
+def test_the_raw_output_file_says_where_this_output_starts(tmp_path: Path) -> None:
+    with open(tmp_path / "answer", "a+b") as answer:
+        answer.write(b"earlier\n")
+        finished = run_process(["printf", "abc"], tmp_path, output=answer)
+    assert (finished.output_start, finished.output_bytes) == (8, 3)
+    assert (tmp_path / "answer").read_bytes() == b"earlier\nabc"
+
+
+SPLIT_SECRET = """\
+import sys, time
+sys.stdout.write("token: hun"); sys.stdout.flush(); time.sleep(0.3)
+sys.stdout.write("ter2 and more\\nFILE: config.txt\\n```\\npassword = hunter2\\n```\\n")
+"""
+
+
+@pytest.fixture
+def hide_hunter2() -> Iterator[None]:
+    set_log_filter(lambda line: line.replace("hunter2", "***"))
+    try:
+        yield
+    finally:
+        set_log_filter(None)
+
+
+def test_the_log_filter_sees_whole_lines_and_never_changes_what_an_agent_writes(tmp_path: Path,
+                                                                               hide_hunter2: None) -> None:
+    (tmp_path / "agent.py").write_text(SPLIT_SECRET)
+    log = tmp_path / "task.log"
+    plan = load_text("# Plan\n\n## Phase 1: Work\n\n- [ ] 1.1 Configure\n").plan
+    request = TaskRequest(task=plan.tasks[0], plan_title="Plan", phase_name="Phase 1", root=tmp_path, timeout=30.0,
+                          agent_command=(sys.executable, str(tmp_path / "agent.py")), log_path=log)
+    outcome = run_agent(request)
+    assert log.read_text() == "token: *** and more\nFILE: config.txt\n```\npassword = ***\n```\n"
+    assert (tmp_path / "config.txt").read_text() == "password = hunter2\n"
+    assert outcome.files_written == ("config.txt",)
 
 
 MEMORY_PROBE = """\
 import resource, sys
 from pathlib import Path
-from plan_tasks.executors.process import output_file, run_process
+from plan_tasks.executors.log_stream import open_log
+from plan_tasks.executors.process import answer_file, run_process
 printer = "import sys\\nline = b'x' * 1023 + b'\\\\n'\\nfor _ in range(int(sys.argv[1])): sys.stdout.buffer.write(line)"
-with output_file(Path(sys.argv[2])) as output:
-    finished = run_process([sys.executable, "-c", printer, sys.argv[1]], Path("."), output=output,
+with answer_file() as answer, open_log(Path(sys.argv[2])) as log:  # as the agent executor streams
+    finished = run_process([sys.executable, "-c", printer, sys.argv[1]], Path("."), output=answer, log=log,
                            output_limit=None, timeout=120)
 assert finished.returncode == 0, finished
 print(finished.output_bytes, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)

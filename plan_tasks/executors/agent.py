@@ -17,7 +17,8 @@ import re
 from plan_tasks.executors.answer import scan_answer
 from plan_tasks.executors.file_blocks import read_inside, write_blocks
 from plan_tasks.executors.outcome import TaskFailure, TaskOutcome, TaskRequest, classify_exit, output_over_limit
-from plan_tasks.executors.process import Finished, output_file, run_process
+from plan_tasks.executors.log_stream import open_log
+from plan_tasks.executors.process import Finished, answer_file, run_process
 
 FILE_CONTENT_LIMIT = 50_000  # characters of a named file's current content put in the prompt
 
@@ -70,10 +71,10 @@ def run_agent(request: TaskRequest) -> TaskOutcome:
             "no agent command configured (set `agent-command` in [tool.plan-tasks], "
             "PLAN_TASKS_AGENT_COMMAND, or the flow parameter)", "permanent")
     env = dict(os.environ, PLAN_TASKS_TASK_ID=request.task.id, PLAN_TASKS_ROOT=str(request.root))
-    with output_file(request.log_path) as output:
+    with answer_file() as output, open_log(request.log_path) as log:
         try:
             finished = run_process(list(request.agent_command), request.root, stdin=build_prompt(request),
-                                   timeout=request.timeout, env=env, output=output,
+                                   timeout=request.timeout, env=env, output=output, log=log,
                                    output_limit=request.output_limit)
         except FileNotFoundError:
             raise TaskFailure(f"agent command not found: {request.agent_command[0]}", "permanent") from None
@@ -81,7 +82,7 @@ def run_agent(request: TaskRequest) -> TaskOutcome:
             raise TaskFailure(f"agent command cannot be run: {request.agent_command[0]}: {error.strerror or error}",
                               "permanent") from None
         _check_finished(finished, request)
-        # The whole answer, read back from the file it streamed to, not the tail kept in memory.
+        # The whole answer as printed, read back from its file, not the tail kept in memory.
         answer = scan_answer(output, finished.output_start, finished.output_bytes, request.block_limit)
         written = write_blocks(request.root, answer.blocks, request.protected)
     return TaskOutcome(output=finished.output, findings=answer.findings or None, files_written=tuple(written))

@@ -1,8 +1,9 @@
 """Running a child process the way tasks need: in its own process group, with
 a timeout enforced on the whole group, output streamed as it arrives.
 
-Output goes to a file (the attempt's log) chunk by chunk while the process
-runs; only its tail stays in memory, so memory is bounded whatever a task
+Output goes to the attempt's log (``log_stream``) and, for an agent, to a
+file its answer is read back from, chunk by chunk while the process runs;
+only its tail stays in memory, so memory is bounded whatever a task
 prints. An output limit ends the process group once it has printed that much.
 
 Prefect's ``timeout_seconds`` cannot interrupt a blocking call in a worker
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from plan_tasks.executors import guard
+from plan_tasks.executors.log_stream import LogWriter
 
 GRACE_SECONDS = 5.0
 TAIL_CHARACTERS = 200_000  # of a task's output kept in memory (the terminal, findings, classification)
@@ -56,10 +58,11 @@ class Finished:
 
 
 class _Output:
-    """Where the bytes go: the file (up to the limit) and a bounded tail."""
+    """Where the bytes go: the raw output file and the log (up to the limit), and a bounded tail."""
 
-    def __init__(self, file: BinaryIO | None, limit: int | None) -> None:
+    def __init__(self, file: BinaryIO | None, log: LogWriter | None, limit: int | None) -> None:
         self.file = file
+        self.log = log
         self.limit = limit
         self.start = file.seek(0, os.SEEK_END) if file is not None else 0
         self.size = 0
@@ -72,7 +75,8 @@ class _Output:
             self.over_limit = True
         if self.file is not None and chunk:
             self.file.write(chunk)
-            self.file.flush()  # in the log now, for whoever follows it
+        if self.log is not None and chunk:
+            self.log.write(chunk)
         self.size += len(chunk)
         self.tail += chunk
         if len(self.tail) > 2 * TAIL_BYTES:  # trimmed now and then, not on every chunk
@@ -81,31 +85,29 @@ class _Output:
     def finished(self, returncode: int, timed_out: bool) -> Finished:
         if self.file is not None:
             self.file.flush()
+        if self.log is not None:
+            self.log.flush()
         text = bytes(self.tail[-TAIL_BYTES:]).decode("utf-8", errors="replace")[-TAIL_CHARACTERS:]
         return Finished(returncode, text, timed_out=timed_out, over_limit=self.over_limit,
                         output_start=self.start, output_bytes=self.size)
 
 
 @contextlib.contextmanager
-def output_file(path: Path | None) -> Iterator[BinaryIO]:
-    """The file an attempt's output streams to: its log (appended to, readable
-    back), or, without one, an anonymous temporary file."""
-    if path is None:
-        with tempfile.TemporaryFile() as anonymous:
-            yield anonymous
-    else:
-        with open(path, "a+b") as log:
-            yield log
+def answer_file() -> Iterator[BinaryIO]:
+    """An anonymous temporary file for output that is read back whole (an agent's answer)."""
+    with tempfile.TemporaryFile() as anonymous:
+        yield anonymous
 
 
 def run_process(argv: list[str], cwd: Path, *, stdin: str | None = None, timeout: float | None = None,
-                env: dict[str, str] | None = None, output: BinaryIO | None = None,
+                env: dict[str, str] | None = None, output: BinaryIO | None = None, log: LogWriter | None = None,
                 output_limit: int | None = None, on_start: Callable[[int], None] | None = None) -> Finished:
     """Run ``argv`` to completion, timeout or output limit; raises FileNotFoundError for a missing program.
 
-    Output (stdout and stderr together) is appended to ``output`` as it
-    arrives, at most ``output_limit`` bytes of it; ``on_start`` is called with
-    the process id (its group id too) right after it starts.
+    Output (stdout and stderr together) is appended as it arrives, at most
+    ``output_limit`` bytes of it, to ``output`` as printed and to ``log``
+    through the log filter; ``on_start`` is called with the process id (its
+    group id too) right after it starts.
     """
     process = subprocess.Popen(
         argv, cwd=cwd, env=env, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
@@ -120,7 +122,7 @@ def run_process(argv: list[str], cwd: Path, *, stdin: str | None = None, timeout
     if stopping:  # started as the run was being stopped: stop_all did not see it
         _signal_group(process.pid, signal.SIGKILL)
     try:
-        return _wait(process, stdin, timeout, _Output(output, output_limit))
+        return _wait(process, stdin, timeout, _Output(output, log, output_limit))
     finally:
         with _running_lock:
             _running.pop(process.pid, None)

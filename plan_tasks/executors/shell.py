@@ -7,7 +7,8 @@ import shutil
 
 from plan_tasks.executors import shell_command
 from plan_tasks.executors.outcome import TaskFailure, TaskOutcome, TaskRequest, classify_exit, output_over_limit
-from plan_tasks.executors.process import output_file, run_process
+from plan_tasks.executors.log_stream import open_log
+from plan_tasks.executors.process import run_process
 
 
 def run_shell(request: TaskRequest) -> TaskOutcome:
@@ -15,9 +16,9 @@ def run_shell(request: TaskRequest) -> TaskOutcome:
     if script is None:
         raise TaskFailure(f"task {request.task.id} has no shell block or `Run:` line", "permanent")
     shell = shutil.which("bash") or "/bin/sh"
-    with output_file(request.log_path) as output:
+    with open_log(request.log_path) as log:
         finished = run_process([shell, "-e", "-c", script], request.root, timeout=request.timeout,
-                               output=output, output_limit=request.output_limit)
+                               log=log, output_limit=request.output_limit)
     if finished.over_limit and request.output_limit is not None:
         raise output_over_limit(request.output_limit, finished.output)
     if finished.timed_out:
