@@ -4,7 +4,7 @@
 
 One single-task shell plan per case, run by `plan-tasks run` in a temporary
 project on the local Prefect server it starts; the figure is the run
-process's own peak RSS (``getrusage(RUSAGE_SELF).ru_maxrss`` at exit, so the
+process's own peak RSS (``VmHWM`` of ``/proc/self/status`` at exit, so the
 server and the task's processes are not counted):
 
   quiet              the task prints one line: what a run costs anyway
@@ -35,10 +35,14 @@ CASES = {
     "endless": (f"yes {LINE}", []),
     "endless-uncapped": (f"yes {LINE}", ["--output-limit", "100GB"]),
 }
-# Runs the CLI and prints the process's peak RSS (KiB on Linux) as its last stderr line.
+# Runs the CLI and prints the process's peak RSS (VmHWM, KiB) as its last stderr line; not
+# ru_maxrss, which Linux carries over an exec from the process that forked it.
 WRAPPER = """\
-import atexit, resource, runpy, sys
-atexit.register(lambda: print("peak-rss-kib", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr))
+import atexit, runpy, sys
+def peak():
+    lines = open("/proc/self/status").read().splitlines()
+    print("peak-rss-kib", next(line for line in lines if line.startswith("VmHWM:")).split()[1], file=sys.stderr)
+atexit.register(peak)
 sys.argv = ["plan-tasks", *sys.argv[1:]]
 runpy.run_module("plan_tasks", run_name="__main__")
 """
