@@ -210,6 +210,26 @@ run_process(["bash", "-c", script], root, timeout=600)
 """
 
 
+UNREGISTERED_RUN = """\
+import os, signal, sys
+from pathlib import Path
+from plan_tasks.executors import guard
+from plan_tasks.executors.process import run_process
+guard.watch = lambda group: None  # the run dies before its guard hears of the task
+run_process(["bash", "-c", "echo $$ > ran.pid; sleep 300"], Path(sys.argv[1]), timeout=600,
+            on_start=lambda pid: (Path(sys.argv[1], "started.pid").write_text(f"{pid}\\n"),
+                                  os.kill(os.getpid(), signal.SIGKILL)))
+"""
+
+
+def test_a_task_started_as_the_run_dies_exits_at_its_gate_without_running(tmp_path: Path) -> None:
+    run = subprocess.run([sys.executable, "-c", UNREGISTERED_RUN, str(tmp_path)], cwd=REPOSITORY, timeout=60)
+    assert run.returncode == -signal.SIGKILL
+    gated = read_pid(tmp_path / "started.pid")
+    assert wait_until_gone(gated, within=5.0), "the gated task process outlived the run"
+    assert not (tmp_path / "ran.pid").exists(), "the task ran although its run died before registering it"
+
+
 def test_task_processes_die_when_the_run_is_killed_with_sigkill(tmp_path: Path) -> None:
     run = subprocess.Popen([sys.executable, "-c", KILLED_RUN, str(tmp_path)], cwd=REPOSITORY)
     try:

@@ -109,8 +109,9 @@ def run_process(argv: list[str], cwd: Path, *, stdin: str | None = None, timeout
     through the log filter; ``on_start`` is called with the process id (its
     group id too) right after it starts.
     """
+    guard.prepare()  # started before the task: the gate would otherwise wait on the guard's start
     process = subprocess.Popen(
-        argv, cwd=cwd, env=env, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+        guard.gated(argv, cwd, env), cwd=cwd, env=env, stdin=subprocess.PIPE,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
     )
     guard.watch(process.pid)
@@ -121,6 +122,8 @@ def run_process(argv: list[str], cwd: Path, *, stdin: str | None = None, timeout
         stopping = _stopping.is_set()
     if stopping:  # started as the run was being stopped: stop_all did not see it
         _signal_group(process.pid, signal.SIGKILL)
+    if stdin is None:
+        _feed(process, guard.GATE_OPEN)  # one byte into an empty pipe: never blocks
     try:
         return _wait(process, stdin, timeout, _Output(output, log, output_limit))
     finally:
@@ -133,7 +136,7 @@ def run_process(argv: list[str], cwd: Path, *, stdin: str | None = None, timeout
 def _wait(process: subprocess.Popen[bytes], stdin: str | None, timeout: float | None, sink: _Output) -> Finished:
     deadline = None if timeout is None else time.monotonic() + timeout
     if stdin is not None:
-        threading.Thread(target=_feed, args=(process, stdin.encode("utf-8")), daemon=True,
+        threading.Thread(target=_feed, args=(process, guard.GATE_OPEN + stdin.encode("utf-8")), daemon=True,
                          name="plan-tasks-stdin").start()
     assert process.stdout is not None
     try:
