@@ -42,6 +42,9 @@ def register(commands: Any) -> None:
                      help="retries of a transiently failing task (default 2, the seed's MAX_RETRIES)")
     run.add_argument("--retry-delay", type=non_negative_seconds, default=2.0, metavar="S", help="first retry delay; doubles each retry")
     run.add_argument("--timeout", type=positive_seconds, default=1800.0, metavar="S", help="per attempt, on the process group")
+    run.add_argument("--output-limit", metavar="SIZE",
+                     help="what a task may print before it fails, e.g. 50MB (default: [tool.plan-tasks] "
+                          "output-limit, else 50MB)")
     run.add_argument("--update-plan", action="store_true", help="tick each task's checkbox in the plan when it completes")
     run.add_argument("--rate-limit", metavar="N/min", help="at most N agent calls per minute")
     run.add_argument("--events-jsonl", metavar="FILE", help="also write plan.task.* events as JSON lines")
@@ -57,7 +60,14 @@ def _check_input(args: argparse.Namespace) -> tuple[Any, list[str], Any]:
     """Load the plan and the selection without Prefect; PlanError on bad input."""
     from plan_tasks.load import load_plan
     from plan_tasks.redact import configure as configure_redaction
-    from plan_tasks.run_config import configured_redactions, parse_rate, resolve_agent_command
+    from plan_tasks.run_config import (
+        configured_redactions,
+        parse_rate,
+        parse_size,
+        resolve_agent_command,
+        resolve_output_limit,
+        resolve_protect,
+    )
     from plan_tasks.run_record import tasks_to_run
     from plan_tasks.status.paths import resolve_plan
     from plan_tasks.status.store import load_status, status_exists
@@ -74,6 +84,9 @@ def _check_input(args: argparse.Namespace) -> tuple[Any, list[str], Any]:
         args.rate_per_second = parse_rate(args.rate_limit)
     else:
         args.rate_per_second = None
+    # Read here, so a bad setting is an error before any server starts.
+    args.output_bytes = resolve_output_limit(parse_size(args.output_limit) if args.output_limit else None, paths.root)
+    resolve_protect(paths.root)
     if args.executor == "agent" and not args.dry_run:
         needs_agent = [t for t in selected if _needs_agent(loaded.plan.task_by_id[t])]
         if needs_agent and not resolve_agent_command(args.agent_command, paths.root):
@@ -216,7 +229,8 @@ def _run_flow(args: argparse.Namespace, paths: Any, stop: Any, announce_local_se
                     agent_command=hide_argv(shlex.split(args.agent_command)) if args.agent_command else None,
                     retries=args.retries, retry_delay_seconds=args.retry_delay, timeout_seconds=args.timeout,
                     update_plan=args.update_plan, rate_limit_per_second=args.rate_per_second,
-                    events_jsonl=args.events_jsonl, plan_format=args.dialect, return_state=True,
+                    events_jsonl=args.events_jsonl, plan_format=args.dialect, output_limit=args.output_bytes,
+                    return_state=True,
                 )
                 return _on_own_thread(call, stop)
         except ServerUnreachable as error:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -156,9 +157,19 @@ _MARKS = {
 }
 
 
+def _without_secrets(text: str | None) -> str | None:
+    """Text a marking command stores, with the values of secret-named environment variables
+    starred out as a run stores them (docs/security.md; `redact = [...]` extras are the run's)."""
+    if not text:
+        return text
+    from plan_tasks.redact import Redactor, secrets_in_environment
+
+    return Redactor(secrets_in_environment(os.environ)).text(text)
+
+
 def cmd_mark(args: argparse.Namespace) -> int:
     status, option, field = _MARKS[args.command]
-    value = getattr(args, option) if option else None
+    value = _without_secrets(getattr(args, option)) if option else None
     with transaction(_paths(args)) as document:
         if status == "skipped":  # on purpose: a re-run leaves it skipped (SKIP_MANUAL)
             doc.mark_skipped(document, args.task_id, doc.SKIP_MANUAL, value)
@@ -187,7 +198,7 @@ def cmd_complete_run(args: argparse.Namespace) -> int:
 
 def cmd_increment_retry(args: argparse.Namespace) -> int:
     with transaction(_paths(args)) as document:
-        result = doc.increment_retry(document, args.task_id, args.error)
+        result = doc.increment_retry(document, args.task_id, _without_secrets(args.error) or "")
     _print_json(result)
     return EXIT_OK
 
@@ -306,7 +317,7 @@ def cmd_write_findings(args: argparse.Namespace) -> int:
         content = args.content
     doc.find_task(load_status(paths), args.task_id)  # findings belong to a task that exists
     target = paths.findings_file(args.task_id)
-    write_text_atomic(target, content)
+    write_text_atomic(target, _without_secrets(content) or "")
     _print_json({"success": True, "taskId": args.task_id, "findingsPath": paths.relative(target)})
     return EXIT_OK
 

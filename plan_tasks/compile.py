@@ -44,14 +44,21 @@ from plan_tasks.global_slots import global_slots
 from plan_tasks.interrupt import STOP
 from plan_tasks.load import LoadedPlan, load_plan
 from plan_tasks.model import Task
+from plan_tasks.executors.safe_paths import protected_patterns
 from plan_tasks.redact import configure as configure_redaction
 from plan_tasks.redact import redact, reveal_argv
-from plan_tasks.run_config import RunSettings, configured_redactions, resolve_agent_command
+from plan_tasks.run_config import (
+    RunSettings,
+    configured_redactions,
+    resolve_agent_command,
+    resolve_output_limit,
+    resolve_protect,
+)
 from plan_tasks.run_artifacts import emitter as _emit
 from plan_tasks.run_artifacts import outcome_table as _outcome_table
 from plan_tasks.run_artifacts import start_artifacts as _start_artifacts
 from plan_tasks.run_lock import hold_run_lock, note_run_id
-from plan_tasks.run_record import RunRecord, tasks_to_run
+from plan_tasks.run_record import AttemptLog, RunRecord, tasks_to_run
 from plan_tasks.run_report import RunReporter
 from plan_tasks.scheduler import RunScheduler
 from plan_tasks.select import batch_size
@@ -108,6 +115,8 @@ class ActiveRun:
     reporter: RunReporter
     max_parallel: int
     agent_command: tuple[str, ...]
+    output_limit: int | None = None
+    protected: tuple[str, ...] = ()  # path patterns FILE blocks may not write (executors.safe_paths)
     limiter: Any = None
     groups: GroupRecorder | None = None  # records task process groups for the run after a crash
     prefect_task: Any = None  # execute_plan_task with this run's options, built once
@@ -153,6 +162,7 @@ def execute_plan_task(run_key: str, task_id: str) -> Any:
     attempt = int(task_run.run_count or 1)
     run.record.started(task_id, attempt)
     run.reporter.task_event("started" if attempt == 1 else "retrying", task_id, plan_task.title, attempt=attempt)
+    log = _begin_log(run, task_id, attempt)
     request = TaskRequest(
         task=plan_task,
         plan_title=run.loaded.plan.title,
@@ -162,6 +172,9 @@ def execute_plan_task(run_key: str, task_id: str) -> Any:
         dependency_findings=run.record.findings_of(run.loaded.graph.predecessors[task_id]),
         agent_command=run.agent_command,
         on_process_start=run.groups.record if run.groups else None,
+        log_path=log.path if log else None,
+        output_limit=run.output_limit,
+        protected=run.protected,
     )
     began = time.monotonic()
     try:
@@ -172,18 +185,18 @@ def execute_plan_task(run_key: str, task_id: str) -> Any:
         # Its message becomes the task run's state message and Prefect's log line: no secrets.
         failure = TaskFailure(redact(failure.message), failure.category, redact(failure.output))
         if STOP.requested():
-            _log_attempt(run, task_id, attempt, f"interrupted ({STOP.name})", failure.output)
+            _end_log(run, log, f"interrupted ({STOP.name})", failure.output)
             return Cancelled(message=f"interrupted ({STOP.name})")
-        log = _log_attempt(run, task_id, attempt, f"failed, {failure.category}: {failure.message.splitlines()[0]}",
-                           failure.output or failure.message)
+        shown = _end_log(run, log, f"failed, {failure.category}: {failure.message.splitlines()[0]}",
+                         failure.output or failure.message)
         run.record.failed(task_id, failure.message, failure.category, attempt)
         with run.lock:
             run.outcomes[task_id] = {"error": failure.message, "category": failure.category, "attempts": attempt,
-                                     "log": log, "output": failure.output[-OUTPUT_TAIL_CHARACTERS:]}
+                                     "log": shown, "output": failure.output[-OUTPUT_TAIL_CHARACTERS:]}
         # The original is kept as the cause (its traceback helps) unless it carries a secret.
         cause = None if isinstance(error, TaskFailure) or redact(str(error)) != str(error) else error
         raise failure from cause
-    _log_attempt(run, task_id, attempt, "completed", outcome.output)
+    _end_log(run, log, "completed", outcome.output)
     run.record.completed(task_id, outcome.findings)
     with run.lock:
         run.outcomes[task_id] = {"files": list(outcome.files_written), "attempts": attempt,
@@ -191,15 +204,26 @@ def execute_plan_task(run_key: str, task_id: str) -> Any:
     return None
 
 
-def _log_attempt(run: ActiveRun, task_id: str, attempt: int, heading: str, output: str) -> str | None:
-    """The attempt's whole output in the task's log file; its path as the terminal shows it
+def _begin_log(run: ActiveRun, task_id: str, attempt: int) -> AttemptLog | None:
+    """Open the attempt's part of the task's log file, where its output streams (None if it cannot be)."""
+    try:
+        return run.record.begin_attempt_log(task_id, attempt)
+    except OSError as error:
+        print(f"plan-tasks: warning: could not write the log of task {task_id}: {error}", file=sys.stderr)
+        return None
+
+
+def _end_log(run: ActiveRun, log: AttemptLog | None, heading: str, output: str) -> str | None:
+    """Close the attempt's part of the log; the log's path as the terminal shows it
     (None when it could not be written)."""
     from plan_tasks.run_report import display_path
 
+    if log is None:
+        return None
     try:
-        return display_path(run.record.log_attempt(task_id, attempt, heading, output))
+        return display_path(run.record.end_attempt_log(log, heading, output))
     except OSError as error:
-        print(f"plan-tasks: warning: could not write the log of task {task_id}: {error}", file=sys.stderr)
+        print(f"plan-tasks: warning: could not write the log of task {log.task_id}: {error}", file=sys.stderr)
         return None
 
 
@@ -429,6 +453,7 @@ def run_plan(
     rate_limit_per_second: float | None = None,
     events_jsonl: str | None = None,
     plan_format: str | None = None,
+    output_limit: int | None = None,
 ) -> dict[str, Any]:
     """Run a Markdown plan: every unfinished task (or ``tasks``: ids, ``phase:N``);
     ``plan_format`` forces the plan's dialect (default: detected).
@@ -441,6 +466,7 @@ def run_plan(
         executor=executor, agent_command=reveal_argv(agent_command or ()), retries=retries,
         retry_delay_seconds=retry_delay_seconds, timeout_seconds=timeout_seconds, update_plan=update_plan,
         rate_limit_per_second=rate_limit_per_second, events_jsonl=events_jsonl, dialect=plan_format,
+        output_limit=output_limit,
     )
     summary = execute(settings)
     if summary.get("stopped"):
@@ -453,8 +479,11 @@ def run_plan(
 def execute(settings: RunSettings, stream: Any = None) -> dict[str, Any]:
     """The body of ``run_plan``; must run inside a flow run. Holds the plan's run
     lock throughout (already held when the CLI started the run: it is reentrant)."""
+    from plan_tasks.executors.log_stream import set_log_filter
+
     paths = resolve_plan(settings.plan, settings.root, settings.dialect)
     configure_redaction(configured_redactions(paths.root))
+    set_log_filter(redact)  # output streamed into the task logs is redacted line by line too
     with hold_run_lock(paths, on_dead_holder=lambda holder: after_dead_run(paths, holder)):
         return _execute_plan(settings, paths, stream)
 
@@ -478,7 +507,9 @@ def _execute_plan(settings: RunSettings, paths: PlanPaths, stream: Any) -> dict[
         sys.path.insert(0, str(root))  # `Call: pkg.mod:fn` imports from the project
     run = ActiveRun(key=uuid.uuid4().hex, settings=settings, loaded=loaded, root=root, record=record,
                     scheduler=scheduler, reporter=reporter, max_parallel=max_parallel, runs=runs,
-                    agent_command=resolve_agent_command(settings.agent_command, root))
+                    agent_command=resolve_agent_command(settings.agent_command, root),
+                    output_limit=resolve_output_limit(settings.output_limit, root),
+                    protected=protected_patterns(root, paths.plan, paths.output_dir, resolve_protect(root)))
     if settings.rate_limit_per_second:
         from plan_tasks.rate_limit import RateLimiter
 

@@ -11,13 +11,15 @@ tasks left ``in_progress`` run again, completed and skipped ones do not.
 from __future__ import annotations
 
 import hashlib
+import os
 import queue
 import re
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from plan_tasks.errors import PlanError
 from plan_tasks.model import Plan
@@ -27,6 +29,21 @@ from plan_tasks.status.atomic import write_atomic, write_text_atomic
 from plan_tasks.status.paths import PlanPaths
 from plan_tasks.status.store import transaction
 from plan_tasks.status.sync import initialize
+
+@dataclass(frozen=True)
+class AttemptLog:
+    """An attempt's part of its task's log file: output starts at byte ``start``."""
+
+    path: Path
+    task_id: str
+    attempt: int
+    start: int
+
+
+def _ends_with_newline(file: BinaryIO) -> bool:
+    file.seek(-1, os.SEEK_END)
+    return file.read(1) == b"\n"
+
 
 _UNCHECKED = re.compile(r"^(\s*(?:[-*+]|\d+[.)])\s+)\[ \]")
 
@@ -224,18 +241,36 @@ class RunRecord:
 
         self._change(change)
 
-    def log_attempt(self, task_id: str, attempt: int, heading: str, output: str) -> Path:
-        """Append an attempt's whole output to the task's log file; returns the file's path.
+    def log_file(self, task_id: str) -> Path:
+        """One log file per task (``logs/<id>.log`` in the plan's output folder),
+        every attempt of every run in it."""
+        return self.paths.output_dir / "logs" / f"{task_id.replace('/', '-')}.log"
 
-        One file per task (``logs/<id>.log`` in the plan's output folder), every
-        attempt of every run in it, each under a heading line.
-        """
-        target = self.paths.output_dir / "logs" / f"{task_id.replace('/', '-')}.log"
+    def begin_attempt_log(self, task_id: str, attempt: int) -> AttemptLog:
+        """Open an attempt's part of the task's log with a heading line; its
+        output is then appended to the file as it arrives (``executors.process``)."""
+        target = self.log_file(task_id)
         target.parent.mkdir(parents=True, exist_ok=True)
-        with open(target, "a", encoding="utf-8", errors="replace") as log:
-            log.write(redact(f"===== {doc.now_iso()} task {task_id} attempt {attempt}: {heading}\n"))
-            log.write(redact(output if output.endswith("\n") or not output else output + "\n"))
-        return target
+        with open(target, "ab") as log:
+            log.write(f"===== {doc.now_iso()} task {task_id} attempt {attempt}\n".encode())
+            return AttemptLog(target, task_id, attempt, log.tell())
+
+    def end_attempt_log(self, log: AttemptLog, heading: str, output: str = "") -> Path:
+        """Close an attempt's part of the log with how it ended. ``output`` is
+        written only if nothing was streamed there (a Python call, a failure
+        before the process started): streamed output is in the file already."""
+        with open(log.path, "a+b") as file:
+            streamed = file.seek(0, os.SEEK_END) > log.start
+            if not streamed and output:
+                file.write(redact(output).encode("utf-8", errors="replace"))
+            if file.tell() > log.start and not _ends_with_newline(file):
+                file.write(b"\n")
+            file.write(redact(f"----- {doc.now_iso()} task {log.task_id} attempt {log.attempt}: {heading}\n").encode())
+        return log.path
+
+    def log_attempt(self, task_id: str, attempt: int, heading: str, output: str) -> Path:
+        """Log a whole attempt at once (its output known in full); returns the file's path."""
+        return self.end_attempt_log(self.begin_attempt_log(task_id, attempt), heading, output)
 
     def end(self, completed: int, failed: int) -> list[str]:
         """Write what is pending, close the run record; returns status write errors met."""

@@ -320,7 +320,29 @@ def test_prompt_never_shows_a_file_outside_the_project(project: Path) -> None:
     (project / "docs").mkdir()
     (project / "docs" / "cli.md").symlink_to(project.parent / "outside" / "secret.md")
     prompt = build_prompt(request_for(project))
-    assert "outside secret" not in prompt and "- `docs/cli.md` (does not exist yet)" in prompt
+    assert "outside secret" not in prompt
+    assert "- `docs/cli.md` (not shown: not a readable UTF-8 file inside the project)" in prompt
+
+
+@pytest.mark.parametrize("kind", ["fifo", "directory", "not utf-8"])
+def test_prompt_does_not_show_what_is_not_a_readable_utf8_file_and_never_blocks(project: Path, kind: str) -> None:
+    (project / "src").mkdir()
+    if kind == "fifo":
+        os.mkfifo(project / "src" / "cli.py")  # reading it would wait for a writer forever
+    elif kind == "directory":
+        (project / "src" / "cli.py").mkdir()
+    else:
+        (project / "src" / "cli.py").write_bytes(b"caf\xe9\n")
+    prompt = build_prompt(request_for(project))
+    assert "- `src/cli.py` (not shown: not a readable UTF-8 file inside the project)" in prompt
+
+
+def test_prompt_shows_a_file_cut_inside_a_character_without_an_error(project: Path) -> None:
+    (project / "src").mkdir()
+    # 1 + 2 bytes each: the byte limit read (4 x the characters shown) falls inside a character
+    (project / "src" / "cli.py").write_text("a" + "é" * (3 * FILE_CONTENT_LIMIT))
+    prompt = build_prompt(request_for(project))
+    assert "a" + "é" * (FILE_CONTENT_LIMIT - 1) + "\n```" in prompt
 
 
 def test_prompt_shows_at_most_the_content_limit_of_a_file(project: Path) -> None:

@@ -185,3 +185,24 @@ def test_a_token_a_task_prints_reaches_no_sink(leaky_run: tuple[Path, str, str])
         sinks[f"Prefect {name}"] = json.dumps(found)
     leaks = {name: text.count(TOKEN) for name, text in sinks.items() if TOKEN in text or "internal.example" in text}
     assert leaks == {}, leaks
+
+
+def test_marking_commands_store_no_secret_of_the_environment(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    import json as json_module
+
+    from plan_tasks.cli import main as cli_main
+
+    (tmp_path / "plan.md").write_text("# Plan: P\n\n## Phase 1: One\n\n- [ ] 1.1 Do it\n- [ ] 1.2 Then this\n",
+                                      encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DEPLOY_API_KEY", "sk-live-abcdef123456")
+    assert cli_main(["init", "--plan", "plan.md"]) == 0
+    assert cli_main(["mark-failed", "1.1", "--plan", "plan.md", "--error", "auth sk-live-abcdef123456 refused"]) == 0
+    assert cli_main(["increment-retry", "1.2", "--plan", "plan.md", "--error", "sk-live-abcdef123456"]) == 0
+    assert cli_main(["write-findings", "1.1", "--plan", "plan.md", "--content", "key sk-live-abcdef123456"]) == 0
+    stored = (tmp_path / "docs/plan-outputs/plan/status.json").read_text(encoding="utf-8")
+    findings = (tmp_path / "docs/plan-outputs/plan/findings/1-1.md").read_text(encoding="utf-8")
+    assert "sk-live-abcdef123456" not in stored + findings
+    tasks = {task["id"]: task for task in json_module.loads(stored)["tasks"]}
+    assert tasks["1.1"]["error"] == "auth *** refused" and findings == "key ***"

@@ -13,7 +13,14 @@ import pytest
 
 from plan_tasks.errors import PlanError
 from plan_tasks.rate_limit import RateLimiter
-from plan_tasks.run_config import RunSettings, parse_rate, resolve_agent_command
+from plan_tasks.run_config import (
+    RunSettings,
+    parse_rate,
+    parse_size,
+    resolve_agent_command,
+    resolve_output_limit,
+    resolve_protect,
+)
 
 # -- rates -------------------------------------------------------------------------------------
 
@@ -232,3 +239,53 @@ def test_a_relative_file_in_an_explicit_agent_command_is_made_absolute_from_wher
     monkeypatch.chdir(tmp_path)
     command = resolve_agent_command("python agent.py --flag", tmp_path / "elsewhere")
     assert command == ("python", str(tmp_path / "agent.py"), "--flag")
+
+
+# -- output limit and protected paths --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("text", "size"), [
+    ("50MB", 50_000_000), ("10 MB", 10_000_000), ("500kB", 500_000), ("1GB", 10**9), ("1.5 mb", 1_500_000),
+    ("4096", 4096), ("12 b", 12), (1234, 1234),
+])
+def test_parse_size_reads_bytes_and_decimal_units(text: str | int, size: int) -> None:
+    assert parse_size(text) == size
+
+
+@pytest.mark.parametrize("text", ["", "0", "0MB", "-1MB", "50 MiB", "fifty", "5TB", True, 0, 1.5])
+def test_parse_size_rejects_other_values_with_a_hint(text: object) -> None:
+    with pytest.raises(PlanError) as caught:
+        parse_size(text)  # type: ignore[arg-type]
+    assert caught.value.hint == "write it as a number of bytes or with a unit: 50MB, 500kB, 1GB"
+
+
+def test_output_limit_comes_from_the_option_then_pyproject_then_the_default(places: tuple[Path, Path]) -> None:
+    root, _ = places
+    assert resolve_output_limit(None, root) == 50_000_000
+    (root / "pyproject.toml").write_text('[tool.plan-tasks]\noutput-limit = "2MB"\n')
+    assert resolve_output_limit(None, root) == 2_000_000
+    assert resolve_output_limit(1000, root) == 1000
+
+
+def test_a_bad_output_limit_in_pyproject_is_a_located_error(places: tuple[Path, Path]) -> None:
+    root, _ = places
+    (root / "pyproject.toml").write_text('[tool.plan-tasks]\noutput-limit = "lots"\n')
+    with pytest.raises(PlanError) as caught:
+        resolve_output_limit(None, root)
+    assert caught.value.message == "`output-limit` in [tool.plan-tasks]: cannot read size 'lots'"
+    assert caught.value.location == str(root / "pyproject.toml")
+
+
+def test_protect_patterns_come_from_pyproject(places: tuple[Path, Path]) -> None:
+    root, _ = places
+    assert resolve_protect(root) == ()
+    (root / "pyproject.toml").write_text('[tool.plan-tasks]\nprotect = ["secrets/", "*.pem"]\n')
+    assert resolve_protect(root) == ("secrets/", "*.pem")
+
+
+@pytest.mark.parametrize("value", ['"secrets/"', '[1]', '["/"]', '[""]'])
+def test_protect_must_be_a_list_of_patterns(places: tuple[Path, Path], value: str) -> None:
+    root, _ = places
+    (root / "pyproject.toml").write_text(f"[tool.plan-tasks]\nprotect = {value}\n")
+    with pytest.raises(PlanError, match="`protect` in \\[tool.plan-tasks\\] must be a list of path patterns"):
+        resolve_protect(root)

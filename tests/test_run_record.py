@@ -231,8 +231,21 @@ def test_log_attempt_appends_every_attempt_under_a_heading(project: Path) -> Non
     assert first == second == record.paths.output_dir / "logs" / "2.1.log"
     text = first.read_text(encoding="utf-8")
     assert text.count("===== ") == 2
-    assert "task 2.1 attempt 1: failed, transient: exit code 75\ncompiler error: missing semicolon\n" in text
-    assert text.endswith("task 2.1 attempt 2: completed\nok\n")
+    assert "task 2.1 attempt 1\ncompiler error: missing semicolon\n----- " in text
+    assert "task 2.1 attempt 1: failed, transient: exit code 75\n" in text
+    assert text.endswith("task 2.1 attempt 2: completed\n")
+    assert "task 2.1 attempt 2\nok\n----- " in text
+
+
+def test_streamed_output_is_kept_and_not_written_again(project: Path) -> None:
+    record = begun(project)
+    log = record.begin_attempt_log("2.1", 1)
+    with open(log.path, "ab") as file:  # what executors.process does while the task runs
+        file.write(b"line one\nno newline at the end")
+    record.end_attempt_log(log, "completed", "the tail, already in the file")
+    text = log.path.read_text(encoding="utf-8")
+    assert "attempt 1\nline one\nno newline at the end\n----- " in text
+    assert "already in the file" not in text
 
 
 def test_skipped_with_no_tasks_writes_nothing(project: Path) -> None:

@@ -10,12 +10,15 @@ findings.
 
 from __future__ import annotations
 
+import codecs
 import os
 import re
 
-from plan_tasks.executors.file_blocks import parse_answer, resolve_inside, write_blocks
-from plan_tasks.executors.outcome import TaskFailure, TaskOutcome, TaskRequest, classify_exit
-from plan_tasks.executors.process import run_process
+from plan_tasks.executors.answer import scan_answer
+from plan_tasks.executors.file_blocks import read_inside, write_blocks
+from plan_tasks.executors.outcome import TaskFailure, TaskOutcome, TaskRequest, classify_exit, output_over_limit
+from plan_tasks.executors.log_stream import open_log
+from plan_tasks.executors.process import Finished, answer_file, run_process
 
 FILE_CONTENT_LIMIT = 50_000  # characters of a named file's current content put in the prompt
 
@@ -50,10 +53,13 @@ def build_prompt(request: TaskRequest) -> str:
 
 def _file_section(request: TaskRequest, path: str) -> str:
     try:
-        target = resolve_inside(request.root, path)
-        content = target.read_text(encoding="utf-8")[:FILE_CONTENT_LIMIT]
-    except (TaskFailure, OSError, UnicodeDecodeError):
+        data = read_inside(request.root, path, 4 * FILE_CONTENT_LIMIT)  # enough bytes for the characters shown
+        # Incremental: a character cut by the byte limit is left out, not an error.
+        content = codecs.getincrementaldecoder("utf-8")().decode(data)[:FILE_CONTENT_LIMIT]
+    except FileNotFoundError:
         return f"- `{path}` (does not exist yet)"
+    except (TaskFailure, OSError, UnicodeDecodeError):
+        return f"- `{path}` (not shown: not a readable UTF-8 file inside the project)"
     longest = max((len(run) for run in re.findall(r"`{3,}", content)), default=2)
     fence = "`" * (longest + 1)  # longer than any fence inside the file, so the file cannot close it
     return f"- `{path}`, currently:\n{fence}\n{content}\n{fence}"
@@ -65,20 +71,30 @@ def run_agent(request: TaskRequest) -> TaskOutcome:
             "no agent command configured (set `agent-command` in [tool.plan-tasks], "
             "PLAN_TASKS_AGENT_COMMAND, or the flow parameter)", "permanent")
     env = dict(os.environ, PLAN_TASKS_TASK_ID=request.task.id, PLAN_TASKS_ROOT=str(request.root))
-    try:
-        finished = run_process(list(request.agent_command), request.root, stdin=build_prompt(request),
-                               timeout=request.timeout, env=env, on_start=request.on_process_start)
-    except FileNotFoundError:
-        raise TaskFailure(f"agent command not found: {request.agent_command[0]}", "permanent") from None
-    except OSError as error:  # not executable, a directory...: no retry will change that
-        raise TaskFailure(f"agent command cannot be run: {request.agent_command[0]}: {error.strerror or error}",
-                          "permanent") from None
+    with answer_file() as output, open_log(request.log_path) as log:
+        try:
+            finished = run_process(list(request.agent_command), request.root, stdin=build_prompt(request),
+                                   timeout=request.timeout, env=env, output=output, log=log,
+                                   output_limit=request.output_limit, on_start=request.on_process_start)
+        except FileNotFoundError:
+            raise TaskFailure(f"agent command not found: {request.agent_command[0]}", "permanent") from None
+        except OSError as error:  # not executable, a directory...: no retry will change that
+            raise TaskFailure(f"agent command cannot be run: {request.agent_command[0]}: {error.strerror or error}",
+                              "permanent") from None
+        _check_finished(finished, request)
+        # The whole answer as printed, read back from its file, not the tail kept in memory.
+        answer = scan_answer(output, finished.output_start, finished.output_bytes, request.block_limit)
+        written = write_blocks(request.root, answer.blocks, request.protected)
+    return TaskOutcome(output=finished.output, findings=answer.findings or None, files_written=tuple(written))
+
+
+def _check_finished(finished: Finished, request: TaskRequest) -> None:
+    """Raise the attempt's failure, if it failed."""
+    if finished.over_limit and request.output_limit is not None:
+        raise output_over_limit(request.output_limit, finished.output)
     if finished.timed_out:
         raise TaskFailure(f"agent timed out after {request.timeout:g} s", "transient", finished.output)
     if finished.returncode != 0:
         how = f"killed by signal {-finished.returncode}" if finished.returncode < 0 else f"exit code {finished.returncode}"
         raise TaskFailure(f"agent failed ({how}): {finished.output[-2000:]}",
                           classify_exit(finished.returncode, finished.output), finished.output)
-    blocks, findings = parse_answer(finished.output)
-    written = write_blocks(request.root, blocks)
-    return TaskOutcome(output=finished.output, findings=findings or None, files_written=tuple(written))

@@ -19,6 +19,8 @@ from plan_tasks.model import Task
 
 Category = Literal["transient", "permanent", "interrupted"]  # interrupted: the run was stopped (never retried)
 
+OUTPUT_LIMIT = 50_000_000  # bytes a task may print (stdout and stderr) before it is stopped
+BLOCK_LIMIT = 10_000_000  # bytes of one FILE block
 EXIT_TEMPFAIL = 75  # sysexits.h EX_TEMPFAIL: "try again later"
 TRANSIENT_TEXT = re.compile(
     r"rate.?limit|too many requests|\b429\b|overloaded|\b50[23]\b|service unavailable|temporar(?:il)?y unavailable"
@@ -40,6 +42,10 @@ class TaskRequest:
     dependency_findings: dict[str, str] = field(default_factory=dict)
     agent_command: tuple[str, ...] = ()
     on_process_start: Callable[[int], None] | None = None  # told each task process group as it starts
+    log_path: Path | None = None  # where the attempt's output is appended as it arrives
+    output_limit: int | None = OUTPUT_LIMIT  # bytes of output before the attempt is ended
+    block_limit: int = BLOCK_LIMIT  # bytes of one FILE block
+    protected: tuple[str, ...] = ()  # patterns of paths inside the root that FILE blocks may not write
 
 
 @dataclass(frozen=True)
@@ -69,3 +75,16 @@ def classify_exit(returncode: int, output: str) -> Category:
     if returncode == 127:
         return "permanent"  # command not found: no retry will find it
     return "transient" if TRANSIENT_TEXT.search(output[-4000:]) else "permanent"
+
+
+def format_size(size: int) -> str:
+    """``50000000`` -> ``50 MB``: sizes as a person writes them (decimal units)."""
+    for unit, factor in (("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
+        if size >= factor:
+            return f"{size / factor:.3g} {unit}"
+    return f"{size} bytes"
+
+
+def output_over_limit(limit: int, output: str) -> TaskFailure:
+    """The failure of an attempt that printed more than it may: permanent, as it would print as much again."""
+    return TaskFailure(f"output over {format_size(limit)}", "permanent", output)

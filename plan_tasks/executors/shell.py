@@ -6,7 +6,8 @@ from __future__ import annotations
 import shutil
 
 from plan_tasks.executors import shell_command
-from plan_tasks.executors.outcome import TaskFailure, TaskOutcome, TaskRequest, classify_exit
+from plan_tasks.executors.outcome import TaskFailure, TaskOutcome, TaskRequest, classify_exit, output_over_limit
+from plan_tasks.executors.log_stream import open_log
 from plan_tasks.executors.process import run_process
 
 
@@ -15,8 +16,11 @@ def run_shell(request: TaskRequest) -> TaskOutcome:
     if script is None:
         raise TaskFailure(f"task {request.task.id} has no shell block or `Run:` line", "permanent")
     shell = shutil.which("bash") or "/bin/sh"
-    finished = run_process([shell, "-e", "-c", script], request.root, timeout=request.timeout,
-                           on_start=request.on_process_start)
+    with open_log(request.log_path) as log:
+        finished = run_process([shell, "-e", "-c", script], request.root, timeout=request.timeout,
+                               log=log, output_limit=request.output_limit, on_start=request.on_process_start)
+    if finished.over_limit and request.output_limit is not None:
+        raise output_over_limit(request.output_limit, finished.output)
     if finished.timed_out:
         raise TaskFailure(f"timed out after {request.timeout:g} s\n{finished.output[-2000:]}", "transient",
                           finished.output)
