@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,15 +28,17 @@ pytestmark = pytest.mark.slow  # every test here runs real plan-tasks processes 
 TASKS_PER_PHASE = 10
 
 
-def thirty_task_plan(seconds: float = 0.1) -> str:
-    """Three phases of ten independent tasks; each appends a line to ``runs/<id>``."""
+def thirty_task_plan(seconds: float = 0.1, phase_1_waits_for: str | None = None) -> str:
+    """Three phases of ten independent tasks; each appends a line to ``runs/<id>``
+    (and, with ``phase_1_waits_for``, phase 1's tasks then wait for that file to exist)."""
     lines = ["# Plan: Thirty", ""]
     for phase in (1, 2, 3):
         lines += [f"## Phase {phase}: Part {phase}", ""]
         for number in range(1, TASKS_PER_PHASE + 1):
             task_id = f"{phase}.{number}"
+            wait = f"; until [ -f {phase_1_waits_for} ]; do sleep 0.05; done" if phase_1_waits_for and phase == 1 else ""
             lines.append(f"- [ ] {task_id} Step {task_id}")
-            lines.append(f"  Run: `echo run >> runs/{task_id}; sleep {seconds}`")
+            lines.append(f"  Run: `echo run >> runs/{task_id}; sleep {seconds}{wait}`")
         lines.append("")
     return "\n".join(lines)
 
@@ -116,15 +119,31 @@ def test_a_second_run_of_a_running_plan_refuses_at_once_naming_the_first(server:
 
 
 def test_wait_runs_after_the_first_run_has_ended(server: dict[str, str], tmp_path: Path) -> None:
-    root = project(tmp_path, thirty_task_plan())
+    # The first run's tasks hold it until the second says it waits: however slow the machine,
+    # the second starts while the first still runs.
+    root = project(tmp_path, thirty_task_plan(phase_1_waits_for="release"))
     first = start(server, root, "phase:1")  # the first run does phase 1 only
+    waiting = None
     try:
         wait_for_executions(root, 1, first)
-        second = subprocess.run(command("--wait"), cwd=root, env=server, capture_output=True, text=True,
-                                timeout=RUN_TIMEOUT)
+        waiting = start(server, root, "--wait")
+        said: list[str] = []
+        reader = threading.Thread(target=lambda: said.extend(waiting.stderr or []), daemon=True)
+        reader.start()
+        deadline = time.monotonic() + RUN_TIMEOUT
+        while not any("waiting for run" in line for line in said):
+            assert waiting.poll() is None, f"the second run did not wait: {said}"
+            assert time.monotonic() < deadline, "the second run never said it waits"
+            time.sleep(0.05)
+        (root / "release").touch()
         first.communicate(timeout=RUN_TIMEOUT)
+        waiting.wait(timeout=RUN_TIMEOUT)
+        reader.join(timeout=RUN_TIMEOUT)
+        second = subprocess.CompletedProcess(waiting.args, waiting.returncode, "", "".join(said))
     finally:
-        stop_process_tree(first)  # type: ignore[arg-type]
+        for process in (first, waiting):
+            if process is not None:
+                stop_process_tree(process)  # type: ignore[arg-type]
     assert first.returncode == 0 and second.returncode == 0, second.stderr
     assert "plan.md: waiting for run run-" in second.stderr and f"(pid {first.pid} on" in second.stderr
     tasks = status_tasks(root)
