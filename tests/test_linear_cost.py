@@ -61,9 +61,9 @@ def with_counting_ids(loaded: LoadedPlan) -> tuple[LoadedPlan, list[CountingId]]
     counted = PlanGraph([ids[task_id] for task_id in graph.task_ids],
                         {ids[task_id]: phase for task_id, phase in graph.phase_of.items()},
                         {ids[task_id]: weight for task_id, weight in graph.weight.items()},
-                        graph.phase_count)
-    for edge in graph.edges:
-        counted.add_edge(dataclasses.replace(edge, source=ids[edge.source], target=ids[edge.target]))
+                        graph.phase_count,
+                        [dataclasses.replace(edge, source=ids[edge.source], target=ids[edge.target])
+                         for edge in graph.edges])
     unchecked = [ids[task.id] for task in loaded.plan.tasks if not task.checked]
     return dataclasses.replace(loaded, graph=counted), unchecked
 
