@@ -83,6 +83,10 @@ class PlanGraph(TaskGraph):
     _edges: Mapping[tuple[str, str], Edge]
     overrides: tuple[Override, ...]
 
+    def __reduce__(self) -> tuple[object, ...]:
+        return type(self), (self.task_ids, dict(self.phase_of), dict(self.weight), self.phase_count,
+                            self.edges, self.overrides)
+
     @property
     def edges(self) -> list[Edge]:
         return list(self._edges.values())

@@ -66,6 +66,11 @@ class TaskGraph:
     def __delattr__(self, name: str) -> None:
         raise FrozenGraphError(f"the graph is frozen once built; cannot delete {name}")
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Read-only views do not pickle: a copy (pickle, deepcopy, a process pool) is built anew.
+        return type(self), (self.task_ids, dict(self.phase_of), dict(self.weight), self.phase_count,
+                            dict(self.predecessors))
+
     def find_cycle(self) -> list[str] | None:
         """A cycle as ``[a, b, ..., a]`` where each task waits for the next, or None."""
         state = dict.fromkeys(self.task_ids, 0)  # 0 new, 1 on the stack, 2 finished

@@ -3,7 +3,9 @@ sorter, levels and the critical path."""
 
 from __future__ import annotations
 
+import copy
 import operator
+import pickle
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -12,6 +14,7 @@ import pytest
 from plan_tasks.graph import Edge, FrozenGraphError, PlanGraph, build_graph
 from plan_tasks.load import load_plan, load_text
 from plan_tasks.parse import parse_plan
+from plan_tasks.plan_index import build_index
 
 
 def graph_of_text(*lines: str) -> PlanGraph:
@@ -180,6 +183,23 @@ def test_a_built_graph_cannot_be_changed(change) -> None:  # type: ignore[no-unt
         change(FROZEN_GRAPH)
     assert FROZEN_GRAPH.predecessors == {"1.1": (), "1.2": ("1.1",)}
     assert FROZEN_GRAPH.levels() == [["1.1"], ["1.2"]]
+
+
+@pytest.mark.parametrize("copy_graph", [copy.deepcopy, lambda graph: pickle.loads(pickle.dumps(graph))],
+                         ids=["deepcopy", "pickle"])
+def test_a_copy_of_a_frozen_graph_is_an_equal_frozen_graph(copy_graph) -> None:  # type: ignore[no-untyped-def]
+    graph = graph_of_text("## Phase 1: A", "- [ ] 1.1 One in `a.py`", "- [ ] 1.2 Two in `a.py`", "## Phase 2: B",
+                          "- [ ] 2.1 Three HIGH (depends: 1.1)")
+    copied = copy_graph(graph)
+    assert type(copied) is type(graph)
+    assert (copied.task_ids, copied.phase_of, copied.weight, copied.phase_count, copied.edges, copied.overrides) == \
+        (graph.task_ids, graph.phase_of, graph.weight, graph.phase_count, graph.edges, graph.overrides)
+    assert (copied.predecessors, copied.successors) == (graph.predecessors, graph.successors)
+    with pytest.raises(TypeError):
+        operator.setitem(copied.predecessors, "1.1", ("2.1",))
+    index_graph = build_index(load_text("## Phase 1: A\n- [ ] 1.1 One\n- [ ] 1.2 Two (depends: 1.1)\n",
+                                        "plan.md")).task_graph()
+    assert copy_graph(index_graph).predecessors == {"1.1": (), "1.2": ("1.1",)}
 
 
 def test_a_built_graph_has_no_way_to_add_an_edge() -> None:
