@@ -22,8 +22,8 @@ start, so no worker thread ever blocks waiting on an upstream task.
 The dependency and gate rules are the graph's :class:`~plan_tasks.sorter.TaskSorter`
 (a finished task is ``done``; a failed, skipped, interrupted or cancelled one
 is ``abandon``-ed); this module adds slots, file locks and priority. Ready
-tasks wait in one heap per phase, so a hand-out costs the tasks it looks at,
-not the plan's size.
+tasks wait in a :class:`~plan_tasks.ready_queue.ReadyQueue`, so a hand-out
+costs the tasks it can start, not the plan's size.
 
 :meth:`RunScheduler.cancel` (Ctrl-C, SIGTERM) stops the handing out: waiting
 tasks settle as cancelled, and running ones, once stopped, finish as
@@ -32,12 +32,12 @@ interrupted; neither skips its dependants, since nothing failed.
 
 from __future__ import annotations
 
-import heapq
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from plan_tasks.ready_queue import ReadyQueue
 from plan_tasks.task_graph import TaskGraph
 from plan_tasks.statuses import (
     CANCELLED,
@@ -103,10 +103,7 @@ class RunScheduler:
         self._busy_files: dict[str, str] = {}
         self._started_at: dict[str, float] = {}
         self._priority = graph.remaining_weights(not_run)
-        # Per phase, a heap of the ready tasks in hand-out order. A task started as the
-        # reserved one, or cancelled, stays in its heap until popped: stale entries are skipped.
-        self._pools: list[list[tuple[int, int, str]]] = [[] for _ in range(graph.phase_count)]
-        self._pooled: set[int] = set()  # phases whose heap may hold a ready task
+        self._queue = ReadyQueue(graph.order, self._priority, graph.phase_of, self._slots_of)
         self.progress = Progress(total=len(selected))
         self.skip_reasons: dict[str, str] = {}
         self.skipped_because_of: dict[str, str] = {}  # skipped task -> the failed task behind it
@@ -141,10 +138,7 @@ class RunScheduler:
     def has_ready(self, phase: int) -> bool:
         """Whether a task of ``phase`` could be handed out now (slots aside)."""
         with self._lock:
-            pool = self._pools[phase]
-            while pool and self._state[pool[0][2]] != WAITING:
-                heapq.heappop(pool)  # stale: started as the reserved task, or cancelled
-            return bool(pool)
+            return self._queue.has_ready(phase)
 
     def all_settled(self) -> bool:
         with self._lock:
@@ -177,7 +171,16 @@ class RunScheduler:
                     self._passed_over.pop(reserved, None)
                 return taken
             head = self._head_waiting_for_slots()
-            taken = self._take_in_order(self._phases_to_take(phase))
+            taken: list[str] = []
+
+            def start_if_it_fits(task_id: str) -> bool:
+                if self._park_if_a_file_is_busy(task_id) or self._slots_of(task_id) > self._free:
+                    return True
+                self._start(task_id)
+                taken.append(task_id)
+                return self._free > 0
+
+            self._queue.scan(phase, lambda: self._free, start_if_it_fits)
             if head is not None:
                 if head in taken:
                     self._passed_over.pop(head, None)
@@ -200,6 +203,7 @@ class RunScheduler:
             for path in self._files.get(task_id, ()):
                 if self._busy_files.get(path) == task_id:
                     del self._busy_files[path]
+                    self._queue.unpark(path)
             self.progress.running -= 1
             self.progress.durations.append(time.monotonic() - self._started_at.pop(task_id))
             skipped: list[str] = []
@@ -248,52 +252,16 @@ class RunScheduler:
     # -- internals (called with the lock held) ------------------------------
 
     def _collect_ready(self) -> None:
-        """Move what the sorter found ready into the phases' heaps."""
-        graph = self._graph
+        """Queue what the sorter found ready."""
         for task_id in self._sorter.get_ready():
-            phase = graph.phase_of[task_id]
-            heapq.heappush(self._pools[phase], (-self._priority[task_id], graph.order[task_id], task_id))
-            self._pooled.add(phase)
+            self._queue.push(task_id)
 
-    def _phases_to_take(self, phase: int | None) -> list[int]:
-        if phase is not None:
-            return [phase]
-        for empty in [index for index in self._pooled if not self._pools[index]]:
-            self._pooled.discard(empty)
-        return list(self._pooled)
-
-    def _in_handout_order(self, phases: Iterable[int]) -> Iterator[tuple[tuple[int, int, str], int]]:
-        """Pops the ready tasks of ``phases``, heaviest remaining chain first, then in
-        plan order, with their phase; the caller pushes back those it does not start."""
-        pools = self._pools
-        heads = [(pools[index][0], index) for index in phases if pools[index]]
-        heapq.heapify(heads)
-        while heads:
-            entry, index = heads[0]
-            pool = pools[index]
-            heapq.heappop(pool)
-            if pool:
-                heapq.heapreplace(heads, (pool[0], index))
-            else:
-                heapq.heappop(heads)
-            if self._state[entry[2]] == WAITING:
-                yield entry, index
-
-    def _take_in_order(self, phases: list[int]) -> list[str]:
-        """Start every ready task of ``phases`` that fits, in hand-out order."""
-        taken: list[str] = []
-        passed: list[tuple[tuple[int, int, str], int]] = []
-        for entry, index in self._in_handout_order(phases):
-            if self._can_start(entry[2]):
-                self._start(entry[2])
-                taken.append(entry[2])
-            else:
-                passed.append((entry, index))
-            if self._free == 0:
-                break  # nothing else can start: the rest stays in the heaps as it is
-        for entry, index in passed:
-            heapq.heappush(self._pools[index], entry)
-        return taken
+    def _park_if_a_file_is_busy(self, task_id: str) -> bool:
+        for path in self._files.get(task_id, ()):
+            if path in self._busy_files:
+                self._queue.park(task_id, path)
+                return True
+        return False
 
     def _can_start(self, task_id: str) -> bool:
         """Enough free slots for its weight, and none of its files held by a running task."""
@@ -301,6 +269,7 @@ class RunScheduler:
                 and not any(path in self._busy_files for path in self._files.get(task_id, ())))
 
     def _start(self, task_id: str) -> None:
+        self._queue.discard(task_id)
         self._free -= self._slots_of(task_id)
         self._busy_files.update((path, task_id) for path in self._files.get(task_id, ()))
         self._state[task_id] = RUNNING
@@ -308,6 +277,7 @@ class RunScheduler:
         self.progress.running += 1
 
     def _settle(self, task_id: str, state: RunState) -> None:
+        self._queue.discard(task_id)
         self._state[task_id] = state
         self._settled_count += 1
         if state == COMPLETED:
@@ -342,18 +312,20 @@ class RunScheduler:
         (keeping slots for a phase whose loop has not started would idle them)."""
         if self._free == 0 or self._free >= self._heaviest:
             return None  # nothing can start at all, or every task fits: no one waits for slots
-        phases = [index for index in self._phases_to_take(None)
-                  if not self._taking_phases or index in self._taking_phases]
-        head = None
-        popped = []
-        for entry, index in self._in_handout_order(phases):
-            popped.append((entry, index))
-            if not any(path in self._busy_files for path in self._files.get(entry[2], ())):
-                head = entry[2]
-                break
-        for entry, index in popped:
-            heapq.heappush(self._pools[index], entry)
-        return head if head is not None and self._slots_of(head) > self._free else None
+        firsts: list[str] = []
+
+        def first_with_free_files(task_id: str) -> bool:
+            if self._park_if_a_file_is_busy(task_id):
+                return True
+            firsts.append(task_id)
+            return False
+
+        for phase in sorted(self._taking_phases) or [None]:
+            self._queue.scan(phase, lambda: self._slots, first_with_free_files)
+        if not firsts:
+            return None
+        head = min(firsts, key=lambda task_id: (-self._priority[task_id], self._graph.order[task_id]))
+        return head if self._slots_of(head) > self._free else None
 
     def _slots_of(self, task_id: str) -> int:
         """Slots a task holds while it runs: its weight, at most all of them."""
