@@ -161,15 +161,7 @@ class RunScheduler:
             if reserved is not None and self._state[reserved] != WAITING:
                 reserved = self._reserved = None  # taken, or skipped meanwhile
             if reserved is not None:
-                # Until the reserved task is taken, freed slots are kept for it: also once
-                # enough are free, or another phase's caller, waking first, would take them.
-                taken = []
-                if phase in (None, self._graph.phase_of[reserved]) and self._can_start(reserved):
-                    self._start(reserved)
-                    taken.append(reserved)
-                    self._reserved = None
-                    self._passed_over.pop(reserved, None)
-                return taken
+                return self._take_reserved(reserved, phase)
             head = self._head_waiting_for_slots()
             taken: list[str] = []
 
@@ -250,6 +242,16 @@ class RunScheduler:
             self._lock.wait(timeout)
 
     # -- internals (called with the lock held) ------------------------------
+
+    def _take_reserved(self, reserved: str, phase: int | None) -> list[str]:
+        """Until the reserved task is taken, freed slots are kept for it: also once
+        enough are free, or another phase's caller, waking first, would take them."""
+        if phase not in (None, self._graph.phase_of[reserved]) or not self._can_start(reserved):
+            return []
+        self._start(reserved)
+        self._reserved = None
+        self._passed_over.pop(reserved, None)
+        return [reserved]
 
     def _collect_ready(self) -> None:
         """Queue what the sorter found ready."""
