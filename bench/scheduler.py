@@ -12,8 +12,9 @@ earliest, until every task settled (``--slots`` slots, file locks on, each
 the bench prints microseconds per task and the ratio of the largest size's to
 the smallest's (1.0 is linear; 10.0 at ten times the tasks is quadratic).
 
-Each measurement runs in a fresh interpreter, rounds interleaved with a
-rotating order (``interleave.time_interleaved``). ``--baseline GIT_REF`` adds
+Each measurement runs in a fresh interpreter and counts its CPU time (the
+machine is shared: wall times of one measurement varied 2x between rounds),
+rounds interleaved with a rotating order (``interleave.time_interleaved``). ``--baseline GIT_REF`` adds
 the ``plan_tasks`` package of that git ref (extracted with ``git archive``) as
 a contender, for before-and-after figures.
 """
@@ -47,7 +48,7 @@ def measure(plan_path: Path, slots: int, gate: float) -> float:
     loaded = load_plan(str(plan_path))
     graph = loaded.graph
     files = graph.held_files({task.id: task.files for task in loaded.plan.tasks})
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time: on the shared machine, wall time varied 2x between rounds
     scheduler = RunScheduler(graph, graph.task_ids, files=files, max_parallel=slots, phase_gate=gate)
     running: collections.deque[str] = collections.deque()
     while True:
@@ -55,7 +56,7 @@ def measure(plan_path: Path, slots: int, gate: float) -> float:
         if not running:
             break
         scheduler.finish(running.popleft(), succeeded=True)
-    elapsed = time.perf_counter() - start
+    elapsed = time.process_time() - start
     if not scheduler.all_settled():
         raise SystemExit(f"the scheduler stalled at gate {gate}")
     return elapsed
@@ -97,7 +98,7 @@ def run(rounds: int, sizes: list[int], slots: int, gates: list[float], baseline:
 
 def report(data: dict) -> str:
     sizes = data["sizes"]
-    lines = [f"{data['rounds']} rounds, {data['slots']} slots, medians (min), microseconds per task", ""]
+    lines = [f"{data['rounds']} rounds, {data['slots']} slots, medians (min), CPU microseconds per task", ""]
     rows: dict[tuple[str, str], dict[int, tuple[float, float]]] = {}
     for key, result in data["results"].items():
         version, gate, size = key.split("|")
