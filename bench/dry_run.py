@@ -31,9 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from generate_plan import generate_plan  # noqa: E402
-from interleave import plan_tasks_command, time_interleaved  # noqa: E402
-
-REPOSITORY = Path(__file__).resolve().parents[1]
+from interleave import extract_package, plan_tasks_command, time_interleaved  # noqa: E402
 
 
 def _process(argv: list[str], env: dict[str, str], cwd: Path) -> Callable[[], float]:
@@ -51,14 +49,6 @@ def _process(argv: list[str], env: dict[str, str], cwd: Path) -> Callable[[], fl
     return timed
 
 
-def _extract(ref: str, into: Path) -> Path:
-    """The `plan_tasks` package of git ``ref``, extracted under ``into``."""
-    archive = subprocess.run(["git", "-C", str(REPOSITORY), "archive", ref, "plan_tasks"],
-                             capture_output=True, check=True).stdout
-    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
-    return into
-
-
 def run(rounds: int, phases: int, tasks_per_phase: int, baseline: str | None) -> dict:
     with tempfile.TemporaryDirectory(prefix="plan-tasks-dry-run-") as scratch:
         work = Path(scratch)
@@ -72,7 +62,7 @@ def run(rounds: int, phases: int, tasks_per_phase: int, baseline: str | None) ->
             "b": ("run --dry-run", _process([*command, "run", str(plan), "--dry-run", *root], env, work)),
         }
         if baseline:
-            old = _extract(baseline, Path(tempfile.mkdtemp(dir=work)))
+            old = extract_package(baseline, Path(tempfile.mkdtemp(dir=work)))
             old_env = {**env, "PYTHONPATH": str(old)}
             argv = [sys.executable, "-m", "plan_tasks", "run", str(plan), "--dry-run", *root]
             contenders["c"] = (f"run --dry-run at {baseline}", _process(argv, old_env, work))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import statistics
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +23,15 @@ def plan_tasks_command() -> list[str]:
         return [str(script)]
     found = shutil.which("plan-tasks")
     return [found] if found else [sys.executable, "-m", "plan_tasks"]
+
+
+def extract_package(ref: str, into: Path) -> Path:
+    """The `plan_tasks` package of git ``ref``, extracted under ``into`` (for a baseline on PYTHONPATH)."""
+    repository = Path(__file__).resolve().parents[1]
+    archive = subprocess.run(["git", "-C", str(repository), "archive", ref, "plan_tasks"],
+                             capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into
 
 
 def time_interleaved(contenders: dict[str, tuple[str, Callable[[], float]]], rounds: int,

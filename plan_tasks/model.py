@@ -16,8 +16,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-TaskStatus = Literal["pending", "in_progress", "completed", "failed", "skipped"]
-"""The seed system's task statuses, as stored in status.json."""
+from plan_tasks.statuses import COMPLETED, PENDING, SKIPPED, TaskStatus
 
 Complexity = Literal["CRITICAL", "HIGH", "MEDIUM", "LOW"]
 
@@ -78,8 +77,8 @@ class Task(_Frozen):
         """Checked boxes start completed, as in the seed system; tasks the plan
         itself skips (struck through, ``[skip]``) start skipped."""
         if self.skipped:
-            return "skipped"
-        return "completed" if self.checked else "pending"
+            return SKIPPED
+        return COMPLETED if self.checked else PENDING
 
 
 class Phase(_Frozen):

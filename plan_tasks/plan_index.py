@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from plan_tasks.task_graph import TaskGraph
+
 if TYPE_CHECKING:
     from plan_tasks.load import LoadedPlan
 
@@ -60,6 +62,13 @@ class PlanIndex:
         position = self.order.get(task_id)
         return None if position is None else self.tasks[position]
 
+    def task_graph(self) -> TaskGraph:
+        """The plan's dependency structure, for the ready-set rule and the critical weights."""
+        tasks = self.tasks
+        return TaskGraph([task.id for task in tasks], {task.id: task.phase for task in tasks},
+                         {task.id: task.weight for task in tasks}, len(self.phases),
+                         {task.id: task.predecessors for task in tasks})
+
     def phase_name(self, task: IndexedTask) -> str:
         return self.phases[task.phase].name
 
@@ -92,7 +101,6 @@ def build_index(loaded: LoadedPlan) -> PlanIndex:
     for note in plan.notes:
         for task_id in note.task_ids:
             note_of.setdefault(task_id, (note.task_range, note.reason))
-    held = graph.held_files({task.id: task.files for task in plan.task_by_id.values()})
     held = graph.held_files({task.id: task.files for task in plan.task_by_id.values()})
     tasks = []
     for task in plan.task_by_id.values():

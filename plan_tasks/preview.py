@@ -13,8 +13,7 @@ from typing import Any
 
 from plan_tasks.load import LoadedPlan
 from plan_tasks.model import Plan, Task
-
-FINISHED = frozenset({"completed", "skipped"})  # status/document.py's FINISHED, without importing it
+from plan_tasks.statuses import FAILED, FINISHED, IN_PROGRESS
 
 
 def _status_of(loaded: LoadedPlan, statuses: dict[str, str] | None) -> dict[str, str]:
@@ -133,7 +132,7 @@ def render_preview(loaded: LoadedPlan, phase_gate: float = 1.0, statuses: dict[s
 def _unfinished_note(status_of: dict[str, str]) -> str:
     """", 1 failed, 2 in progress" for what status.json says is neither done nor pending."""
     counts = {label: sum(1 for status in status_of.values() if status == key)
-              for key, label in (("failed", "failed"), ("in_progress", "in progress"))}
+              for key, label in ((FAILED, "failed"), (IN_PROGRESS, "in progress"))}
     return "".join(f", {count} {label}" for label, count in counts.items() if count)
 
 

@@ -19,6 +19,12 @@ task fails, every task that transitively waits for it is skipped at once, with
 the reason; independent work goes on. Tasks are only handed out when they can
 start, so no worker thread ever blocks waiting on an upstream task.
 
+The dependency and gate rules are the graph's :class:`~plan_tasks.sorter.TaskSorter`
+(a finished task is ``done``; a failed, skipped, interrupted or cancelled one
+is ``abandon``-ed); this module adds slots, file locks and priority. Ready
+tasks wait in a :class:`~plan_tasks.ready_queue.ReadyQueue`, so a hand-out
+costs the tasks it can start, not the plan's size.
+
 :meth:`RunScheduler.cancel` (Ctrl-C, SIGTERM) stops the handing out: waiting
 tasks settle as cancelled, and running ones, once stopped, finish as
 interrupted; neither skips its dependants, since nothing failed.
@@ -26,21 +32,27 @@ interrupted; neither skips its dependants, since nothing failed.
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from plan_tasks.graph import PlanGraph
-
-WAITING, RUNNING, COMPLETED, FAILED, SKIPPED = "waiting", "running", "completed", "failed", "skipped"
-INTERRUPTED, CANCELLED = "interrupted", "cancelled"  # stopped while running; never started (run stopped)
+from plan_tasks.ready_queue import ReadyQueue
+from plan_tasks.task_graph import TaskGraph
+from plan_tasks.statuses import (
+    CANCELLED,
+    COMPLETED,
+    FAILED,
+    INTERRUPTED,
+    RUNNING,
+    SKIPPED,
+    WAITING,
+    RunState,
+)
 # How many times lighter tasks may take freed slots while the first task in
 # hand-out order waits for enough of them at once; then the slots are kept for it.
 # Without a bound a CRITICAL task could wait as long as lighter ones keep coming.
 BYPASS_LIMIT = 4
-SETTLED = frozenset({COMPLETED, FAILED, SKIPPED, INTERRUPTED, CANCELLED})
 
 
 @dataclass
@@ -69,7 +81,7 @@ class Progress:
 class RunScheduler:
     def __init__(
         self,
-        graph: PlanGraph,
+        graph: TaskGraph,
         to_run: Iterable[str],
         *,
         files: dict[str, tuple[str, ...]],
@@ -78,35 +90,20 @@ class RunScheduler:
     ) -> None:
         self._graph = graph
         self._lock = threading.Condition()
-        self._state: dict[str, str] = {}
         selected = set(to_run)
-        for task_id in graph.task_ids:
-            # Tasks this run does not execute count as settled: finished earlier, or not asked for.
-            self._state[task_id] = WAITING if task_id in selected else COMPLETED
+        # Tasks this run does not execute count as finished: finished earlier, or not asked for.
+        not_run = {task_id for task_id in graph.task_ids if task_id not in selected}
+        self._sorter = graph.sorter(phase_gate, not_run)
+        self._state: dict[str, RunState] = {task_id: COMPLETED if task_id in not_run else WAITING
+                                            for task_id in graph.task_ids}
+        self._settled_count = len(not_run)
         self._files = files
         self._slots = max(1, max_parallel)
         self._free = self._slots
         self._busy_files: dict[str, str] = {}
         self._started_at: dict[str, float] = {}
-        sizes = [0] * graph.phase_count
-        self._settled = [0] * graph.phase_count
-        for task_id in graph.task_ids:
-            sizes[graph.phase_of[task_id]] += 1
-            if self._state[task_id] in SETTLED:
-                self._settled[graph.phase_of[task_id]] += 1
-        self._sizes = sizes
-        self._needs = [math.ceil(phase_gate * size - 1e-9) for size in sizes]
-        self._priority = self._remaining_weights()
-        # Kept as tasks settle, so that a take looks only at tasks that can start:
-        # how many predecessors each task still waits for, and per phase the waiting
-        # tasks that wait for none.
-        self._unmet = {task_id: sum(1 for upstream in graph.predecessors[task_id]
-                                    if self._state[upstream] not in (COMPLETED, SKIPPED))
-                       for task_id in graph.task_ids}
-        self._pool: list[set[str]] = [set() for _ in range(graph.phase_count)]
-        for task_id in graph.task_ids:
-            if self._state[task_id] == WAITING and not self._unmet[task_id]:
-                self._pool[graph.phase_of[task_id]].add(task_id)
+        self._priority = graph.remaining_weights(not_run)
+        self._queue = ReadyQueue(graph.order, self._priority, graph.phase_of, self._slots_of)
         self.progress = Progress(total=len(selected))
         self.skip_reasons: dict[str, str] = {}
         self.skipped_because_of: dict[str, str] = {}  # skipped task -> the failed task behind it
@@ -116,16 +113,17 @@ class RunScheduler:
         self._passed_over: dict[str, int] = {}  # head task waiting for slots -> takes that started others
         self._taking_phases: set[int] = set()  # phases whose own callers take (see take)
         self._reserved: str | None = None  # passed over BYPASS_LIMIT times: only it may start next
+        self._collect_ready()
 
     # -- questions ---------------------------------------------------------
 
-    def state(self, task_id: str) -> str:
+    def state(self, task_id: str) -> RunState:
         with self._lock:
             return self._state[task_id]
 
     def phase_settled(self, phase: int) -> bool:
         with self._lock:
-            return self._settled[phase] == self._sizes[phase]
+            return self._sorter.phase_settled(phase)
 
     def waiting(self) -> list[str]:
         """Tasks not handed out and not settled yet, in plan order."""
@@ -135,16 +133,16 @@ class RunScheduler:
     def phase_open(self, phase: int) -> bool:
         """Whether the phase gate lets ``phase``'s tasks be handed out (dependencies and slots aside)."""
         with self._lock:
-            return phase < self._open_phases()
+            return self._sorter.phase_open(phase)
 
     def has_ready(self, phase: int) -> bool:
         """Whether a task of ``phase`` could be handed out now (slots aside)."""
         with self._lock:
-            return bool(self._ready(phase))
+            return self._queue.has_ready(phase)
 
     def all_settled(self) -> bool:
         with self._lock:
-            return all(state in SETTLED for state in self._state.values())
+            return self._settled_count == len(self._state)
 
     # -- handing out and taking back ---------------------------------------
 
@@ -155,34 +153,27 @@ class RunScheduler:
         subflow's loop); ``None`` takes from every open phase.
         """
         with self._lock:
-            taken: list[str] = []
             if self.cancelled:
-                return taken
+                return []
             if phase is not None:
                 self._taking_phases.add(phase)
             reserved = self._reserved
             if reserved is not None and self._state[reserved] != WAITING:
                 reserved = self._reserved = None  # taken, or skipped meanwhile
-            # Until the reserved task is taken, freed slots are kept for it: also once
-            # enough are free, or another phase's caller, waking first, would take them.
-            head = None if reserved is not None else self._head_waiting_for_slots()
-            for task_id in self._ready(phase):
-                if reserved is not None and task_id != reserved:
-                    continue
-                weight = self._slots_of(task_id)
-                if weight > self._free or any(path in self._busy_files for path in self._files.get(task_id, ())):
-                    continue
-                self._free -= weight
-                self._busy_files.update((path, task_id) for path in self._files.get(task_id, ()))
-                self._state[task_id] = RUNNING
-                self._pool[self._graph.phase_of[task_id]].discard(task_id)
-                self._started_at[task_id] = time.monotonic()
-                self.progress.running += 1
+            if reserved is not None:
+                return self._take_reserved(reserved, phase)
+            head = self._head_waiting_for_slots()
+            taken: list[str] = []
+
+            def start_if_it_fits(task_id: str) -> bool:
+                if self._park_if_a_file_is_busy(task_id) or self._slots_of(task_id) > self._free:
+                    return True
+                self._start(task_id)
                 taken.append(task_id)
-            if reserved is not None and reserved in taken:
-                self._reserved = None
-                self._passed_over.pop(reserved, None)
-            elif head is not None:
+                return self._free > 0
+
+            self._queue.scan(phase, lambda: self._free, start_if_it_fits)
+            if head is not None:
                 if head in taken:
                     self._passed_over.pop(head, None)
                 elif taken:
@@ -204,14 +195,20 @@ class RunScheduler:
             for path in self._files.get(task_id, ()):
                 if self._busy_files.get(path) == task_id:
                     del self._busy_files[path]
+                    self._queue.unpark(path)
             self.progress.running -= 1
             self.progress.durations.append(time.monotonic() - self._started_at.pop(task_id))
-            if interrupted:
-                self._settle(task_id, INTERRUPTED)
-                skipped = []
+            skipped: list[str] = []
+            if succeeded and not interrupted:
+                self._settle(task_id, COMPLETED)
+                self._sorter.done(task_id)
+                self._collect_ready()
             else:
-                self._settle(task_id, COMPLETED if succeeded else FAILED)
-                skipped = [] if succeeded else self._skip_dependants(task_id)
+                self._settle(task_id, INTERRUPTED if interrupted else FAILED)
+                self._sorter.abandon(task_id)
+                if not interrupted:
+                    skipped = self._skip_dependants(task_id)
+                self._collect_ready()  # the gate may have opened a phase
             self._finishes += 1
             self._lock.notify_all()
             return skipped
@@ -222,9 +219,10 @@ class RunScheduler:
         with self._lock:
             self.cancelled = True
             self._reserved = None
-            for task_id in self._graph.task_ids:
-                if self._state[task_id] == WAITING:
-                    self._settle(task_id, CANCELLED)
+            waiting = [task_id for task_id in self._graph.task_ids if self._state[task_id] == WAITING]
+            for task_id in waiting:
+                self._settle(task_id, CANCELLED)
+            self._sorter.abandon(*waiting)
             self._lock.notify_all()
             return [task_id for task_id in self._graph.task_ids if self._state[task_id] == RUNNING]
 
@@ -245,15 +243,45 @@ class RunScheduler:
 
     # -- internals (called with the lock held) ------------------------------
 
-    def _settle(self, task_id: str, state: str) -> None:
+    def _take_reserved(self, reserved: str, phase: int | None) -> list[str]:
+        """Until the reserved task is taken, freed slots are kept for it: also once
+        enough are free, or another phase's caller, waking first, would take them."""
+        if phase not in (None, self._graph.phase_of[reserved]) or not self._can_start(reserved):
+            return []
+        self._start(reserved)
+        self._reserved = None
+        self._passed_over.pop(reserved, None)
+        return [reserved]
+
+    def _collect_ready(self) -> None:
+        """Queue what the sorter found ready."""
+        for task_id in self._sorter.get_ready():
+            self._queue.push(task_id)
+
+    def _park_if_a_file_is_busy(self, task_id: str) -> bool:
+        for path in self._files.get(task_id, ()):
+            if path in self._busy_files:
+                self._queue.park(task_id, path)
+                return True
+        return False
+
+    def _can_start(self, task_id: str) -> bool:
+        """Enough free slots for its weight, and none of its files held by a running task."""
+        return (self._slots_of(task_id) <= self._free
+                and not any(path in self._busy_files for path in self._files.get(task_id, ())))
+
+    def _start(self, task_id: str) -> None:
+        self._queue.discard(task_id)
+        self._free -= self._slots_of(task_id)
+        self._busy_files.update((path, task_id) for path in self._files.get(task_id, ()))
+        self._state[task_id] = RUNNING
+        self._started_at[task_id] = time.monotonic()
+        self.progress.running += 1
+
+    def _settle(self, task_id: str, state: RunState) -> None:
+        self._queue.discard(task_id)
         self._state[task_id] = state
-        self._settled[self._graph.phase_of[task_id]] += 1
-        self._pool[self._graph.phase_of[task_id]].discard(task_id)
-        if state in (COMPLETED, SKIPPED):
-            for successor in self._graph.successors[task_id]:
-                self._unmet[successor] -= 1
-                if not self._unmet[successor] and self._state[successor] == WAITING:
-                    self._pool[self._graph.phase_of[successor]].add(successor)
+        self._settled_count += 1
         if state == COMPLETED:
             self.progress.completed += 1
         elif state == FAILED:
@@ -276,15 +304,8 @@ class RunScheduler:
             self._settle(task_id, SKIPPED)
             skipped.append(task_id)
             stack.extend(self._graph.successors[task_id])
+        self._sorter.abandon(*skipped)
         return sorted(skipped, key=self._graph.order.__getitem__)
-
-    def _open_phases(self) -> int:
-        opened = 1
-        for phase in range(self._graph.phase_count - 1):
-            if self._settled[phase] < self._needs[phase]:
-                break
-            opened += 1
-        return opened
 
     def _head_waiting_for_slots(self) -> str | None:
         """The first ready task in hand-out order, if what keeps it waiting is only
@@ -293,34 +314,21 @@ class RunScheduler:
         (keeping slots for a phase whose loop has not started would idle them)."""
         if self._free == 0 or self._free >= self._heaviest:
             return None  # nothing can start at all, or every task fits: no one waits for slots
-        opened = self._open_phases()
-        phases = [index for index in range(opened) if not self._taking_phases or index in self._taking_phases]
-        candidates = [task_id for index in phases for task_id in self._pool[index]
-                      if not any(path in self._busy_files for path in self._files.get(task_id, ()))]
-        if not candidates:
+        firsts: list[str] = []
+
+        def first_with_free_files(task_id: str) -> bool:
+            if self._park_if_a_file_is_busy(task_id):
+                return True
+            firsts.append(task_id)
+            return False
+
+        for phase in sorted(self._taking_phases) or [None]:
+            self._queue.scan(phase, lambda: self._slots, first_with_free_files)
+        if not firsts:
             return None
-        head = min(candidates, key=self._handout_order)
+        head = min(firsts, key=lambda task_id: (-self._priority[task_id], self._graph.order[task_id]))
         return head if self._slots_of(head) > self._free else None
-
-    def _ready(self, phase: int | None) -> list[str]:
-        opened = self._open_phases()
-        phases = range(opened) if phase is None else ([phase] if phase < opened else [])
-        ready = [task_id for index in phases for task_id in self._pool[index]]
-        return sorted(ready, key=self._handout_order)
-
-    def _handout_order(self, task_id: str) -> tuple[int, int]:
-        """Heaviest remaining chain first, then plan order."""
-        return -self._priority[task_id], self._graph.order[task_id]
 
     def _slots_of(self, task_id: str) -> int:
         """Slots a task holds while it runs: its weight, at most all of them."""
         return min(self._graph.weight[task_id], self._slots)
-
-    def _remaining_weights(self) -> dict[str, int]:
-        """Weight of the heaviest chain of tasks to run that each task starts."""
-        weights: dict[str, int] = {}
-        for wave in reversed(self._graph.levels(0.0)):
-            for task_id in wave:
-                own = self._graph.weight[task_id] if self._state[task_id] == WAITING else 0
-                weights[task_id] = own + max((weights[s] for s in self._graph.successors[task_id]), default=0)
-        return weights

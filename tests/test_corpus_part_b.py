@@ -124,7 +124,7 @@ def test_genseq_heading_tasks_read_ids_tags_dependencies_and_checkboxes(corpus_d
     assert sum(status == "completed" for status in statuses.values()) == 23
     # `[P]` adds no edge; T001 and T002 both write `types.ts`, so the file edge still orders them.
     assert _edge_kinds(loaded, "T001", "T002") == "file"
-    assert loaded.graph.predecessors["T003"] == [] and loaded.graph.predecessors["T004"] == []
+    assert loaded.graph.predecessors["T003"] == () and loaded.graph.predecessors["T004"] == ()
 
 
 @pytest.mark.parametrize("name", [
@@ -209,7 +209,7 @@ def test_gsd_plan_reads_its_three_tasks_in_order(corpus_dir: Path) -> None:
     assert plan.task_by_id["2"].files == ("src/utils/split.ts", "src/utils/index.ts")
     assert plan.task_by_id["1"].body.startswith("Action:\nCreate src/telegram/bot.ts following RESEARCH.md Pattern 2:")
     assert "Verify:\nnpm run build succeeds" in plan.task_by_id["1"].body
-    assert loaded.graph.predecessors["3"] == ["2"] and loaded.graph.predecessors["2"] == ["1"]
+    assert loaded.graph.predecessors["3"] == ("2",) and loaded.graph.predecessors["2"] == ("1",)
     assert all(task.initial_status == "pending" for task in plan.tasks)
     assert not [p for p in loaded.warnings if p.is_error]
 

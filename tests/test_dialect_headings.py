@@ -116,9 +116,9 @@ def test_sequential_marker_makes_a_task_wait_for_the_one_before() -> None:
         "## Wave 2 [sequential]\n\n### Task 2.1: D\n\n### Task 2.2: E\n"
     )
     graph = build_graph(plan)
-    assert graph.predecessors["1.2"] == ["1.1"]
-    assert graph.predecessors["1.3"] == []
-    assert plan.phases[1].sequential and graph.predecessors["2.2"] == ["2.1"]
+    assert graph.predecessors["1.2"] == ("1.1",)
+    assert graph.predecessors["1.3"] == ()
+    assert plan.phases[1].sequential and graph.predecessors["2.2"] == ("2.1",)
     assert plan.task_by_id["1.2"].title == "B"
 
 

@@ -3,14 +3,18 @@ sorter, levels and the critical path."""
 
 from __future__ import annotations
 
+import copy
+import operator
+import pickle
 from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
-from plan_tasks.graph import Edge, PlanGraph, build_graph
+from plan_tasks.graph import Edge, FrozenGraphError, PlanGraph, build_graph
 from plan_tasks.load import load_plan, load_text
 from plan_tasks.parse import parse_plan
+from plan_tasks.plan_index import build_index
 
 
 def graph_of_text(*lines: str) -> PlanGraph:
@@ -25,10 +29,8 @@ def graph_of(
     task_ids = [task_id for phase in phases for task_id in phase]
     phase_of = {task_id: index for index, phase in enumerate(phases) for task_id in phase}
     weight = {task_id: (weights or {}).get(task_id, 1) for task_id in task_ids}
-    graph = PlanGraph(task_ids, phase_of, weight, len(phases))
-    for source, target in edges:
-        graph.add_edge(Edge(source, target, "depends", f"{target} depends on {source}", 1, 1))
-    return graph
+    return PlanGraph(task_ids, phase_of, weight, len(phases),
+                     [Edge(source, target, "depends", f"{target} depends on {source}", 1, 1) for source, target in edges])
 
 
 def edge_triples(graph: PlanGraph) -> set[tuple[str, str, str]]:
@@ -150,15 +152,60 @@ def test_first_reason_wins_when_several_join_one_pair(lines: list[str], kind: st
     assert edge_triples(graph) == {("1.1", "1.2", kind)}
 
 
-def test_add_edge_refuses_a_second_edge_for_a_pair_and_a_self_edge() -> None:
-    graph = graph_of([["1.1", "1.2"]])
+def test_a_graph_keeps_the_first_edge_of_a_pair_and_drops_self_edges() -> None:
     first = Edge("1.1", "1.2", "depends", "1.2 depends on 1.1", 3, 1)
-    assert graph.add_edge(first) is True
-    assert graph.add_edge(Edge("1.1", "1.2", "file", "both touch a.py", 4, 1)) is False
-    assert graph.add_edge(Edge("1.1", "1.1", "depends", "1.1 depends on 1.1", 5, 1)) is False
+    graph = PlanGraph(["1.1", "1.2"], {"1.1": 0, "1.2": 0}, {"1.1": 1, "1.2": 1}, 1, [
+        first, Edge("1.1", "1.2", "file", "both touch a.py", 4, 1), Edge("1.1", "1.1", "depends", "1.1 on 1.1", 5, 1)])
     assert graph.edges == [first]
-    assert graph.predecessors == {"1.1": [], "1.2": ["1.1"]}
-    assert graph.successors == {"1.1": ["1.2"], "1.2": []}
+    assert graph.predecessors == {"1.1": (), "1.2": ("1.1",)}
+    assert graph.successors == {"1.1": ("1.2",), "1.2": ()}
+
+
+# -- frozen ------------------------------------------------------------------
+
+FROZEN_GRAPH = graph_of_text("## Phase 1: Setup", "- [ ] 1.1 One", "- [ ] 1.2 Two (depends: 1.1)")
+CHANGES = {
+    "add a predecessor": lambda graph: operator.setitem(graph.predecessors, "1.1", ("1.2",)),
+    "add a successor": lambda graph: operator.setitem(graph.successors, "1.2", ("1.1",)),
+    "change a weight": lambda graph: operator.setitem(graph.weight, "1.1", 3),
+    "move a task to another phase": lambda graph: operator.setitem(graph.phase_of, "1.2", 1),
+    "reorder the tasks": lambda graph: operator.setitem(graph.order, "1.2", 0),
+    "replace the predecessors": lambda graph: setattr(graph, "predecessors", {}),
+    "add a task": lambda graph: setattr(graph, "task_ids", ("1.1", "1.2", "1.3")),
+    "drop the overrides": lambda graph: delattr(graph, "overrides"),
+    "add an attribute": lambda graph: setattr(graph, "extra", 1),
+}
+
+
+@pytest.mark.parametrize("change", list(CHANGES.values()), ids=list(CHANGES))
+def test_a_built_graph_cannot_be_changed(change) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(TypeError):
+        change(FROZEN_GRAPH)
+    assert FROZEN_GRAPH.predecessors == {"1.1": (), "1.2": ("1.1",)}
+    assert FROZEN_GRAPH.levels() == [["1.1"], ["1.2"]]
+
+
+@pytest.mark.parametrize("copy_graph", [copy.deepcopy, lambda graph: pickle.loads(pickle.dumps(graph))],
+                         ids=["deepcopy", "pickle"])
+def test_a_copy_of_a_frozen_graph_is_an_equal_frozen_graph(copy_graph) -> None:  # type: ignore[no-untyped-def]
+    graph = graph_of_text("## Phase 1: A", "- [ ] 1.1 One in `a.py`", "- [ ] 1.2 Two in `a.py`", "## Phase 2: B",
+                          "- [ ] 2.1 Three HIGH (depends: 1.1)")
+    copied = copy_graph(graph)
+    assert type(copied) is type(graph)
+    assert (copied.task_ids, copied.phase_of, copied.weight, copied.phase_count, copied.edges, copied.overrides) == \
+        (graph.task_ids, graph.phase_of, graph.weight, graph.phase_count, graph.edges, graph.overrides)
+    assert (copied.predecessors, copied.successors) == (graph.predecessors, graph.successors)
+    with pytest.raises(TypeError):
+        operator.setitem(copied.predecessors, "1.1", ("2.1",))
+    index_graph = build_index(load_text("## Phase 1: A\n- [ ] 1.1 One\n- [ ] 1.2 Two (depends: 1.1)\n",
+                                        "plan.md")).task_graph()
+    assert copy_graph(index_graph).predecessors == {"1.1": (), "1.2": ("1.1",)}
+
+
+def test_a_built_graph_has_no_way_to_add_an_edge() -> None:
+    assert not hasattr(FROZEN_GRAPH, "add_edge")
+    with pytest.raises(FrozenGraphError, match="frozen"):
+        FROZEN_GRAPH.overrides = ()  # type: ignore[misc]
 
 
 # -- cycles ------------------------------------------------------------------
@@ -286,6 +333,48 @@ def test_is_active_until_every_handed_out_task_is_done() -> None:
     assert sorter.is_active()  # 2.1 is ready
     sorter.done(*sorter.get_ready())
     assert not sorter.is_active()
+
+
+def test_an_abandoned_task_counts_toward_the_gate_but_its_dependants_never_become_ready() -> None:
+    sorter = graph_of([["1.1", "1.2"], ["2.1", "2.2"]], [("1.1", "2.2")]).sorter(1.0)
+    assert sorter.get_ready() == ("1.1", "1.2")
+    sorter.abandon("1.1")  # failed
+    sorter.done("1.2")
+    assert sorter.phase_settled(0) and sorter.phase_open(1)
+    assert sorter.get_ready() == ("2.1",)
+    assert sorter.waits_for("2.2") == ["1.1"]
+    sorter.done("2.1")
+    assert not sorter.is_active()
+
+
+def test_an_abandoned_task_not_handed_out_yet_is_never_handed_out() -> None:
+    sorter = graph_of([["1.1"], ["2.1", "2.2"]]).sorter(1.0)
+    sorter.abandon("2.1")  # held by the gate: skipped before its phase opened
+    sorter.done(*sorter.get_ready())
+    assert sorter.get_ready() == ("2.2",)
+    assert not sorter.phase_settled(1)
+    sorter.done("2.2")
+    assert sorter.phase_settled(1) and not sorter.is_active()
+
+
+@pytest.mark.parametrize("settle", ["done", "abandon"])
+def test_abandon_refuses_a_task_already_settled(settle: str) -> None:
+    sorter = graph_of([["1.1"]]).sorter()
+    sorter.get_ready()
+    getattr(sorter, settle)("1.1")
+    with pytest.raises(ValueError, match="task 1.1 is already done or abandoned"):
+        sorter.abandon("1.1")
+
+
+def test_only_candidates_are_handed_out_and_the_others_block_their_dependants() -> None:
+    sorter = graph_of([["1.1", "1.2", "1.3"]], [("1.1", "1.3")]).sorter(1.0, candidates=["1.2", "1.3"])
+    assert sorter.get_ready() == ("1.2",)  # 1.1 is someone else's (in progress): 1.3 waits for it
+    assert sorter.waits_for("1.3") == ["1.1"]
+
+
+def test_an_ungated_task_is_ready_before_its_phase_opens() -> None:
+    sorter = graph_of([["1.1"], ["2.1", "2.2"]]).sorter(1.0, ungated=["2.2"])
+    assert sorter.get_ready() == ("1.1", "2.2")
 
 
 @pytest.mark.parametrize("gate", [-0.1, 1.5])

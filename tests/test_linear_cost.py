@@ -1,4 +1,5 @@
-"""The work of `run --dry-run` and of the graph's walks grows linearly with the plan.
+"""The work of `run --dry-run`, of the graph's walks and of the run's scheduler
+grows linearly with the plan.
 
 Counted, not timed: every task id is a ``str`` subclass that counts its own
 hashing, and every set or dict lookup of an id hashes it. A walk that rebuilds
@@ -11,6 +12,7 @@ the hashes and quadratic work sixteen times, whatever the machine's speed.
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
 import dataclasses
 import io
@@ -21,6 +23,8 @@ import pytest
 from plan_tasks.cli_run import _dry_run
 from plan_tasks.graph import PlanGraph
 from plan_tasks.load import LoadedPlan, load_text
+from plan_tasks.scheduler import RunScheduler
+from plan_tasks.task_graph import TaskGraph
 
 SMALL, LARGE = 300, 1200
 # Linear work gives LARGE / SMALL = 4; quadratic work gives 16.
@@ -61,9 +65,9 @@ def with_counting_ids(loaded: LoadedPlan) -> tuple[LoadedPlan, list[CountingId]]
     counted = PlanGraph([ids[task_id] for task_id in graph.task_ids],
                         {ids[task_id]: phase for task_id, phase in graph.phase_of.items()},
                         {ids[task_id]: weight for task_id, weight in graph.weight.items()},
-                        graph.phase_count)
-    for edge in graph.edges:
-        counted.add_edge(dataclasses.replace(edge, source=ids[edge.source], target=ids[edge.target]))
+                        graph.phase_count,
+                        [dataclasses.replace(edge, source=ids[edge.source], target=ids[edge.target])
+                         for edge in graph.edges])
     unchecked = [ids[task.id] for task in loaded.plan.tasks if not task.checked]
     return dataclasses.replace(loaded, graph=counted), unchecked
 
@@ -73,6 +77,24 @@ def dry_run(loaded: LoadedPlan, selected: list[CountingId]) -> None:
         _dry_run(loaded, selected, argparse.Namespace(phase_gate=0.8))
 
 
+def scheduler_run(gate: float) -> Callable[[LoadedPlan, list[CountingId]], object]:
+    """Every take and finish of a run of the selected tasks, 4 slots, file locks on (task
+    p.n holds src/part_n.py), without dependencies: at gate 0 every task is ready at once."""
+    def walk(loaded: LoadedPlan, selected: list[CountingId]) -> object:
+        graph = loaded.graph
+        unordered = TaskGraph(graph.task_ids, graph.phase_of, graph.weight, graph.phase_count, {})
+        files = {task_id: (f"src/part_{task_id.partition('.')[2]}.py",) for task_id in selected}
+        scheduler = RunScheduler(unordered, selected, files=files, max_parallel=4, phase_gate=gate)
+        running: collections.deque[str] = collections.deque()
+        while True:
+            running.extend(scheduler.take())
+            if not running:
+                return scheduler.all_settled()
+            scheduler.finish(running.popleft(), succeeded=True)
+
+    return walk
+
+
 WALKS: dict[str, Callable[[LoadedPlan, list[CountingId]], object]] = {
     "run --dry-run": dry_run,
     "levels at gate 0.8": lambda loaded, selected: loaded.graph.levels(0.8, set(loaded.graph.task_ids) - set(selected)),
@@ -80,6 +102,8 @@ WALKS: dict[str, Callable[[LoadedPlan, list[CountingId]], object]] = {
     "critical path at gate 1": lambda loaded, selected: loaded.graph.critical_path(1.0, selected[::2]),
     "critical path at gate 0": lambda loaded, selected: loaded.graph.critical_path(0.0),
     "cycle search": lambda loaded, selected: loaded.graph.find_cycle(),
+    "scheduler run at gate 0": scheduler_run(0.0),
+    "scheduler run at gate 0.8": scheduler_run(0.8),
 }
 
 

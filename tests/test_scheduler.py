@@ -74,6 +74,19 @@ def test_take_of_one_phase_hands_out_only_that_phase() -> None:
     assert scheduler.take(0) == ["1.2"]  # 1.1 names the file 2.1 holds
 
 
+def test_a_task_waiting_only_for_a_busy_file_is_ready_and_starts_once_the_file_is_free() -> None:
+    scheduler = scheduler_for(loaded("files.md"), phase_gate=0.0)
+    assert scheduler.take(1) == ["2.1", "2.2"]
+    assert scheduler.take(0) == ["1.2"]
+    assert scheduler.has_ready(0)  # 1.1: only its file keeps it waiting (has_ready leaves slots and files aside)
+    assert scheduler.take(0) == []
+    scheduler.finish("2.2", succeeded=True)
+    assert scheduler.take(0) == []  # another task's end does not free src/shared.py
+    scheduler.finish("2.1", succeeded=True)
+    assert scheduler.take() == ["1.1"]
+    assert not scheduler.has_ready(0)
+
+
 # -- the phase gate -----------------------------------------------------------
 
 

@@ -454,9 +454,7 @@ def test_remaining_path_weights_follow_successors_whichever_way_the_plan_orders_
         predecessors: dict[str, tuple[str, ...]], weights: dict[str, int], finished: set[str],
         expected: dict[str, int]) -> None:
     from plan_tasks.plan_index import IndexedPhase, IndexedTask, PlanIndex
-    from plan_tasks.select.ready import remaining_path_weights
 
     index = PlanIndex("t", [IndexedPhase(1, "Phase 1: T")], [
         IndexedTask(task_id, 0, task_id, False, (), weights[task_id], waits) for task_id, waits in predecessors.items()])
-    status_of = {task_id: "completed" if task_id in finished else "pending" for task_id in predecessors}
-    assert remaining_path_weights(index, status_of) == expected
+    assert index.task_graph().remaining_weights(finished) == expected

@@ -20,12 +20,12 @@ from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 from plan_tasks.errors import PlanError
+# FINISHED and STATUSES are used here and by this module's callers; they live in plan_tasks.statuses.
+from plan_tasks.statuses import COMPLETED, ENDED, FAILED, FINISHED, IN_PROGRESS, PENDING, SKIPPED, STATUSES
 
 Document = dict[str, Any]
 
-STATUSES = ("pending", "in_progress", "completed", "failed", "skipped")
-FINISHED = frozenset({"completed", "skipped"})
-DONE_STATUSES = frozenset({"completed", "failed", "skipped"})
+DONE_STATUSES = ENDED  # a status with an end time
 MAX_RETRIES = 2  # the seed's MAX_RETRIES
 COMMENT = (
     "This file is the authoritative source of truth for task execution state. The markdown plan "
@@ -88,7 +88,7 @@ def milliseconds_between(start: str, end: str) -> int | None:
 
 
 def empty_summary() -> dict[str, int]:
-    return {"totalTasks": 0, "completed": 0, "pending": 0, "in_progress": 0, "failed": 0, "skipped": 0}
+    return {"totalTasks": 0, **dict.fromkeys((COMPLETED, PENDING, IN_PROGRESS, FAILED, SKIPPED), 0)}
 
 
 def recalculate_summary(document: Document) -> dict[str, int]:
@@ -97,8 +97,8 @@ def recalculate_summary(document: Document) -> dict[str, int]:
     tasks = document.get("tasks") or []
     summary["totalTasks"] = len(tasks)
     for task in tasks:
-        status = task.get("status") or "pending"
-        key = status if status in summary and status != "totalTasks" else "pending"
+        status = task.get("status") or PENDING
+        key = status if status in summary and status != "totalTasks" else PENDING
         summary[key] += 1
     return summary
 
@@ -142,10 +142,10 @@ def _task_record(entry: PlanTaskEntry) -> dict[str, Any]:
         "id": entry.id,
         "phase": entry.phase,
         "description": entry.description,
-        "status": "completed" if entry.checked else "pending",
+        "status": COMPLETED if entry.checked else PENDING,
     }
     if entry.skipped:
-        record["status"] = "skipped"
+        record["status"] = SKIPPED
         record[OURS] = {"skipCause": SKIP_PLAN}
     return record
 
@@ -153,12 +153,12 @@ def _task_record(entry: PlanTaskEntry) -> dict[str, Any]:
 def _follow_plan_skip(record: dict[str, Any], entry: PlanTaskEntry) -> bool:
     """A pending task the plan now skips becomes skipped; one the plan skipped
     and no longer does is pending again. Returns whether the record changed."""
-    if entry.skipped and record.get("status") == "pending":
-        record["status"] = "skipped"
+    if entry.skipped and record.get("status") == PENDING:
+        record["status"] = SKIPPED
         record.setdefault(OURS, {})["skipCause"] = SKIP_PLAN
         return True
     if not entry.skipped and skip_cause(record) == SKIP_PLAN:
-        record["status"] = "pending"
+        record["status"] = PENDING
         _forget_skip(record)
         return True
     return False
@@ -217,9 +217,9 @@ def set_status(document: Document, task_id: str, status: str, *, at: str | None 
     now = at or now_iso()
     previous = task.get("status")
     task["status"] = status
-    if previous == "skipped" and status != "skipped":
+    if previous == SKIPPED and status != SKIPPED:
         _forget_skip(task)
-    if status == "in_progress" and (previous != "in_progress" or not task.get("startedAt")):
+    if status == IN_PROGRESS and (previous != IN_PROGRESS or not task.get("startedAt")):
         task["startedAt"] = now
         task.pop("completedAt", None)
         task.pop("duration", None)
@@ -238,7 +238,7 @@ def set_status(document: Document, task_id: str, status: str, *, at: str | None 
 
 def skip_cause(task: dict[str, Any]) -> str | None:
     """Why a skipped task is skipped (None when it is not skipped)."""
-    if task.get("status") != "skipped":
+    if task.get("status") != SKIPPED:
         return None
     ours = task.get(OURS)
     cause = ours.get("skipCause") if isinstance(ours, dict) else None
@@ -251,7 +251,7 @@ def skip_cause(task: dict[str, Any]) -> str | None:
 def mark_skipped(document: Document, task_id: str, cause: str, reason: str | None = None, *,
                  because_of: str | None = None, at: str | None = None) -> dict[str, Any]:
     """Skip a task and remember why (``cause``: one of SKIP_CAUSES)."""
-    task = set_status(document, task_id, "skipped", at=at, skipReason=reason)
+    task = set_status(document, task_id, SKIPPED, at=at, skipReason=reason)
     ours = task.setdefault(OURS, {})
     ours["skipCause"] = cause
     if because_of is not None:
@@ -284,12 +284,12 @@ def reset_tasks(document: Document, task_ids: Iterable[str]) -> list[tuple[str, 
     tasks = [by_id.get(task_id) or find_task(document, task_id) for task_id in task_ids]
     changed = []
     for task in tasks:
-        previous = task.get("status") or "pending"
-        if previous == "pending":
+        previous = task.get("status") or PENDING
+        if previous == PENDING:
             continue
-        if previous == "skipped":
+        if previous == SKIPPED:
             _forget_skip(task)
-        task["status"] = "pending"
+        task["status"] = PENDING
         for key in _ATTEMPT_FIELDS:
             task.pop(key, None)
         ours = task.get(OURS)
@@ -306,13 +306,13 @@ def reset_tasks(document: Document, task_ids: Iterable[str]) -> list[tuple[str, 
 def failed_and_skipped_for_it(document: Document) -> list[str]:
     """Failed tasks and the tasks skipped because one failed (what ``reset --failed`` resets)."""
     return [task["id"] for task in document.get("tasks") or []
-            if task.get("status") == "failed" or skip_cause(task) == SKIP_FAILURE]
+            if task.get("status") == FAILED or skip_cause(task) == SKIP_FAILURE]
 
 
 def resettable(document: Document) -> list[str]:
     """Every task that is not pending, but for those the plan itself skips (``reset --all``)."""
     return [task["id"] for task in document.get("tasks") or []
-            if (task.get("status") or "pending") != "pending" and skip_cause(task) != SKIP_PLAN]
+            if (task.get("status") or PENDING) != PENDING and skip_cause(task) != SKIP_PLAN]
 
 
 def start_run(document: Document) -> str:
@@ -362,7 +362,7 @@ def failed_tasks(document: Document, *, max_retries: int = MAX_RETRIES, exhauste
     """The seed's ``getRetryableTasks`` (exhausted=False) or ``getExhaustedTasks``."""
     found = []
     for task in document.get("tasks") or []:
-        if task.get("status") != "failed":
+        if task.get("status") != FAILED:
             continue
         retries = int(task.get("retryCount") or 0)
         if (retries >= max_retries) != exhausted:
