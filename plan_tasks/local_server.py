@@ -18,13 +18,17 @@ the client's own retry, only sooner.
 
 The parent side (``LocalServer``) imports no Prefect: it picks a port, starts
 ``python -m uvicorn --factory plan_tasks.local_server:create_app`` and waits
-for ``/api/health``. ``create_app`` runs in the subprocess only.
+for ``/api/health``. ``create_app`` runs in the subprocess only. What it
+patches in Prefect's server, and what ``prefect_api`` relies on in the run's
+process, lives in ``prefect_internals``: a Prefect that moved one of those
+names stops the run with PrefectInternalsMoved, before any task starts.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import random
 import socket
@@ -36,6 +40,18 @@ import urllib.error
 import urllib.request
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from typing import Any
+
+# Private Prefect names are used only through prefect_internals (it imports no Prefect itself).
+# drain_prefect_workers stays importable from here: bench/run.py calls it.
+from plan_tasks.prefect_internals import (
+    PrefectInternalsMoved,
+    begin_sqlite_transactions_immediate,
+    check_run_process_internals,
+    create_ephemeral_server_app,
+    drain_prefect_workers,
+    refresh_global_settings,
+    store_sqlite_events_with_executemany,
+)
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -63,6 +79,7 @@ SERVICE_BATCHING = {
 START_TIMEOUT_SECONDS = 120.0  # the first start on a new machine migrates the database
 LOCAL_API_URL = "PLAN_TASKS_LOCAL_API_URL"  # set while a run uses its own server
 WATCH_PARENT = "PLAN_TASKS_SERVER_WATCH_PARENT"  # the server stops when its stdin closes
+SERVER_PROBLEM = "PLAN_TASKS_SERVER_PROBLEM_FILE"  # where the server says which Prefect internal moved
 
 
 class RetryLockedRequests:
@@ -142,33 +159,6 @@ def _with_retry_after(headers: Any) -> list[tuple[bytes, bytes]]:
     return headers + [(b"retry-after", CLIENT_RETRY_AFTER.encode())]
 
 
-def _take_write_lock_first() -> None:
-    """Begin the server's explicit SQLite transactions IMMEDIATE, not DEFERRED.
-
-    A DEFERRED transaction that reads, then writes, fails at once with
-    SQLITE_BUSY when another connection committed in between, and the task-run
-    recorder commits many times a second during a run: creating a subflow's
-    parent task run lost that race again and again. IMMEDIATE takes the write
-    lock at BEGIN and waits for it (busy_timeout), which is what SQLite
-    recommends and what Prefect itself does for its row-locking transactions.
-    Prefect's internals may move: if the hook is not where it was, the replay
-    middleware alone handles the conflicts.
-    """
-    try:
-        from prefect.server.database.configurations import AioSqliteConfiguration
-    except ImportError:
-        return
-    deferred_or_immediate = getattr(AioSqliteConfiguration, "begin_transaction", None)
-    if deferred_or_immediate is None or getattr(deferred_or_immediate, "_plan_tasks_immediate", False):
-        return
-
-    def begin_transaction(self: Any, session: Any, with_for_update: bool = False) -> Any:
-        return deferred_or_immediate(self, session, with_for_update=True)
-
-    begin_transaction._plan_tasks_immediate = True  # type: ignore[attr-defined]
-    AioSqliteConfiguration.begin_transaction = begin_transaction  # type: ignore[method-assign]
-
-
 def _stop_with_parent() -> None:
     """Stop this server when the run that started it is gone.
 
@@ -193,52 +183,29 @@ def _stop_with_parent() -> None:
 
 
 def create_app() -> ASGIApp:
-    """The uvicorn factory: Prefect's server app, in ephemeral mode, behind the replay middleware."""
-    from prefect.server.api.server import create_app as create_prefect_app
+    """The uvicorn factory: Prefect's server app, in ephemeral mode, behind the replay middleware.
 
-    _take_write_lock_first()
-    _store_events_with_executemany()
-    app = RetryLockedRequests(create_prefect_app(ephemeral=True, final=True))
+    The two patches of Prefect's server come first (see ``prefect_internals``).
+    When Prefect moved what one patches, the problem is written where the
+    parent reads it (``SERVER_PROBLEM``), and the server does not start.
+    """
+    try:
+        begin_sqlite_transactions_immediate()
+        store_sqlite_events_with_executemany()
+        app = RetryLockedRequests(create_ephemeral_server_app())
+    except PrefectInternalsMoved as moved:
+        _tell_parent(moved)
+        raise
     if os.environ.get(WATCH_PARENT) == "1":
         _stop_with_parent()
     return app
 
 
-def _store_events_with_executemany() -> None:
-    """Have the server store events with one cached INSERT run per row (executemany).
-
-    Prefect's SQLite event writer builds one ``INSERT ... VALUES (...), (...)``
-    per batch; batch sizes vary, so SQLAlchemy compiles each anew, and that
-    compiling took a quarter of the server's CPU in a run of short tasks (the
-    500-task overhead bench went from 6.1 s to 5.0 s without it). Same rows,
-    same checks for events already stored. Skipped if Prefect renames the
-    writer (then its own runs, as before).
-    """
-    import sqlalchemy as sa
-    from prefect.server.database import provide_database_interface
-    from prefect.server.events.storage import database as storage
-
-    if not callable(getattr(storage, "_write_sqlite_events", None)) or \
-            getattr(storage._write_sqlite_events, "_plan_tasks_executemany", False):
-        return
-
-    async def write_events(session: Any, events: list[Any]) -> None:
-        db = provide_database_interface()
-        ids = [event.id for event in events]
-        stored: set[Any] = set()
-        for start in range(0, len(ids), 500):  # well under SQLite's limit of bound parameters
-            found = await session.scalars(sa.select(db.Event.id).where(db.Event.id.in_(ids[start:start + 500])))
-            stored.update(found.all())
-        fresh = [event for event in events if event.id not in stored]
-        if not fresh:
-            return
-        await session.execute(sa.insert(db.Event), [event.as_database_row() for event in fresh])
-        resources = [row for event in fresh for row in event.as_database_resource_rows()]
-        if resources:
-            await session.execute(sa.insert(db.EventResource), resources)
-
-    write_events._plan_tasks_executemany = True  # type: ignore[attr-defined]
-    storage._write_sqlite_events = write_events
+def _tell_parent(moved: PrefectInternalsMoved) -> None:
+    problem_file = os.environ.get(SERVER_PROBLEM)
+    if problem_file:
+        with open(problem_file, "w", encoding="utf-8") as problem:
+            json.dump({"symbol": moved.symbol, "purpose": moved.purpose, "detail": moved.detail}, problem)
 
 
 # -- the parent side: start, check, stop -------------------------------------------
@@ -290,6 +257,7 @@ class LocalServer:
         self.process: subprocess.Popen[bytes] | None = None
         self.api_url = ""
         self._log: Any = None
+        self._problem_file = ""  # where the server writes which Prefect internal moved, if one did
 
     def start(self) -> str:
         """Start the server and wait until it answers; its API URL."""
@@ -300,8 +268,10 @@ class LocalServer:
         """Start the server process without waiting for it."""
         port = free_port()
         self.api_url = f"http://127.0.0.1:{port}/api"
-        env = {**SERVICE_BATCHING, **self.env, WATCH_PARENT: "1",
-               "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
+        handle, self._problem_file = tempfile.mkstemp(prefix="plan-tasks-server-problem-", suffix=".json")
+        os.close(handle)
+        env = {**SERVICE_BATCHING, **self.env, WATCH_PARENT: "1", SERVER_PROBLEM: self._problem_file,
+               "PREFECT_UI_ENABLED": "0"}
         env.pop("PREFECT_API_URL", None)
         self._log = None if self.verbose else tempfile.TemporaryFile()
         self.process = subprocess.Popen(
@@ -319,18 +289,30 @@ class LocalServer:
         )
 
     def wait_until_healthy(self) -> str:
-        """Wait for ``/api/health``; ServerStartError (with the server's log) when it exits or times out."""
+        """Wait for ``/api/health``; ServerStartError (with the server's log) when it exits or times out,
+        PrefectInternalsMoved when it could not patch the installed Prefect."""
         assert self.process is not None, "launch() first"
         deadline = time.monotonic() + self.start_timeout
         while not api_healthy(self.api_url):
             if self.process.poll() is not None or time.monotonic() > deadline:
                 reason = (f"exited with code {self.process.returncode}" if self.process.poll() is not None
                           else f"did not answer within {self.start_timeout:.0f} s")
-                log = self._log_tail()
+                log, moved = self._log_tail(), self._moved_internal()
                 self.stop()
+                if moved is not None:
+                    raise moved
                 raise ServerStartError(f"the local Prefect server {reason}" + (f":\n{log}" if log else ""))
             time.sleep(0.05)
         return self.api_url
+
+    def _moved_internal(self) -> PrefectInternalsMoved | None:
+        """What the server said moved in Prefect (see ``create_app``), if it said so."""
+        try:
+            with open(self._problem_file, encoding="utf-8") as problem:
+                said = json.load(problem)
+        except (OSError, ValueError):
+            return None  # not written: the server failed for another reason
+        return PrefectInternalsMoved(str(said["symbol"]), str(said["purpose"]), str(said["detail"]))
 
     def _log_tail(self, lines: int = 3) -> str:
         """The server's last words: its last lines, without traceback frames (``--verbose`` shows all)."""
@@ -357,33 +339,16 @@ class LocalServer:
         if self._log is not None:
             self._log.close()
             self._log = None
+        if self._problem_file:
+            with contextlib.suppress(OSError):
+                os.unlink(self._problem_file)
+            self._problem_file = ""
 
     def __enter__(self) -> str:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
-
-
-def drain_prefect_workers() -> None:
-    """Send the events and logs Prefect still holds, while the server is up to take them."""
-    from prefect.events.worker import EventsWorker
-    from prefect.logging.handlers import APILogWorker
-    from prefect.utilities.asyncutils import run_coro_as_sync
-
-    async def drain() -> None:
-        for drain_call in (lambda: APILogWorker.instance().drain(), EventsWorker.drain_all):
-            try:
-                result = drain_call()
-                if hasattr(result, "__await__"):
-                    await result
-            except Exception:  # noqa: BLE001 - a worker that never started has nothing to send
-                pass
-
-    try:
-        run_coro_as_sync(drain())
-    except Exception:  # noqa: BLE001 - what could not be sent is lost with the temporary server anyway
-        pass
 
 
 @contextlib.contextmanager
@@ -408,16 +373,16 @@ def prefect_api(verbose: bool = False, on_ready: Callable[[str], None] | None = 
         reason = unreachable(configured)
         if reason:
             raise ServerUnreachable(reason, configured)
+        check_run_process_internals()
         yield None
         return
-    from prefect.context import refresh_global_settings_context
-
     server = LocalServer({**os.environ, **get_current_settings().to_environment_variables(exclude_unset=True)},
                          verbose=verbose)
     server.launch()
     try:
         import prefect.flows  # noqa: F401 - the slow part of importing Prefect, while the server boots
 
+        check_run_process_internals()  # before the run starts, not when its first event is sent
         api_url = server.wait_until_healthy()
         if on_ready is not None:
             on_ready(api_url)
@@ -425,7 +390,7 @@ def prefect_api(verbose: bool = False, on_ready: Callable[[str], None] | None = 
         # do not inherit a settings context (the event worker, future callbacks) read
         # those, and would otherwise start an ephemeral server of their own.
         with _environ({"PREFECT_API_URL": api_url, LOCAL_API_URL: api_url}):
-            refresh_global_settings_context()
+            refresh_global_settings()
             try:
                 from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
@@ -437,7 +402,7 @@ def prefect_api(verbose: bool = False, on_ready: Callable[[str], None] | None = 
                 drain_prefect_workers()
     finally:
         server.stop()
-        refresh_global_settings_context()
+        refresh_global_settings()
 
 
 def is_local(api_url: str | None) -> bool:

@@ -83,14 +83,18 @@ def emitter(run_name: str, runs_of: Any = None) -> Any:
     Related resources are named here: the task run and the flow run it ran in
     (``runs_of(task_id)`` gives their ids, either may be None; a task run's own
     context wins). The event is sent from a copy of the context without
-    Prefect's run contexts: otherwise Prefect's events worker gathers the flow,
-    flow run, task run and their tags from the run context for every event,
-    which doubled what sending one cost.
+    Prefect's run contexts (``prefect_internals.without_run_contexts``):
+    otherwise Prefect's events worker gathers the flow, flow run, task run and
+    their tags from the run context for every event, which doubled what sending
+    one cost. PrefectInternalsMoved here, not at the first event, if Prefect
+    moved those contexts.
     """
-    import contextvars
-
-    from prefect.context import FlowRunContext, TaskRunContext
+    from prefect.context import TaskRunContext
     from prefect.events import emit_event
+
+    from plan_tasks.prefect_internals import run_context_variables, without_run_contexts
+
+    run_context_variables()
 
     def run_ids(task_id: str) -> tuple[Any, Any]:
         task_run, flow_run = runs_of(task_id) if runs_of else (None, None)
@@ -100,8 +104,6 @@ def emitter(run_name: str, runs_of: Any = None) -> Any:
         return task_run, flow_run
 
     def send(record: dict[str, Any], related: list[dict[str, str]]) -> None:
-        FlowRunContext.__var__.set(None)
-        TaskRunContext.__var__.set(None)
         emit_event(
             event=record["event"],
             resource={"prefect.resource.id": f"plan-tasks.task.{run_name}.{record['task']}",
@@ -116,7 +118,7 @@ def emitter(run_name: str, runs_of: Any = None) -> Any:
             task_run, flow_run = run_ids(record["task"])
             related = [{"prefect.resource.id": f"prefect.{role}.{run_id}", "prefect.resource.role": role}
                        for role, run_id in (("task-run", task_run), ("flow-run", flow_run)) if run_id]
-            contextvars.copy_context().run(send, record, related)
+            without_run_contexts(send, record, related)
         except Exception:  # noqa: BLE001 - an event that cannot be sent must not fail the task
             pass
 

@@ -1,6 +1,7 @@
 """The server `plan-tasks run` starts for itself: the 503-replay middleware
-(driven through the ASGI protocol by small applications), the SQLite
-transaction hook, and a real server started, used by a flow and stopped.
+(driven through the ASGI protocol by small applications), events stored on it,
+and a real server started, used by a flow and stopped. Its patches of Prefect
+are tested in test_prefect_internals.py.
 """
 
 from __future__ import annotations
@@ -130,44 +131,7 @@ def test_non_http_scopes_pass_through() -> None:
     assert seen == ["lifespan", "websocket"]
 
 
-# -- SQLite transactions begin IMMEDIATE -----------------------------------------
-
-
-def test_server_transactions_take_the_write_lock_at_begin(monkeypatch: pytest.MonkeyPatch) -> None:
-    from prefect.server.database.configurations import SQLITE_BEGIN_MODE, AioSqliteConfiguration
-
-    monkeypatch.setattr(AioSqliteConfiguration, "begin_transaction", AioSqliteConfiguration.begin_transaction)
-    local_server._take_write_lock_first()
-    local_server._take_write_lock_first()  # idempotent: not wrapped twice
-
-    class Session:
-        def begin(self) -> Any:
-            class Transaction:
-                async def __aenter__(self) -> str:
-                    return str(SQLITE_BEGIN_MODE.get())
-
-                async def __aexit__(self, *exc: object) -> None:
-                    return None
-
-            return Transaction()
-
-    async def mode() -> str:
-        configuration = AioSqliteConfiguration(connection_url="sqlite+aiosqlite:///:memory:")
-        async with configuration.begin_transaction(Session(), with_for_update=False) as seen:
-            return seen
-
-    assert asyncio.run(mode()) == "IMMEDIATE"
-    assert getattr(AioSqliteConfiguration.begin_transaction, "_plan_tasks_immediate", False)
-
-
-def test_the_server_stores_events_with_its_own_writer_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    from prefect.server.events.storage import database as storage
-
-    monkeypatch.setattr(storage, "_write_sqlite_events", storage._write_sqlite_events)
-    local_server._store_events_with_executemany()
-    installed = storage._write_sqlite_events
-    local_server._store_events_with_executemany()  # idempotent
-    assert storage._write_sqlite_events is installed and installed._plan_tasks_executemany
+# -- events on the local server (the writer patched in prefect_internals) -------------------
 
 
 EVENTS_SCRIPT = """
@@ -220,8 +184,8 @@ def test_a_server_that_cannot_start_reports_its_output(tmp_path: Path) -> None:
 SCRIPT = """
 import os, sys
 from prefect import flow
-from prefect.server.api.server import SubprocessASGIServer
 from plan_tasks.local_server import is_local, prefect_api
+from plan_tasks.prefect_internals import ephemeral_server_api_url
 
 @flow(persist_result=False)
 def where() -> str:
@@ -234,7 +198,7 @@ with prefect_api() as api_url:
     assert where() == api_url
     print("ran on", api_url)
 assert "PREFECT_API_URL" not in os.environ and not is_local(api_url)
-assert not SubprocessASGIServer._instances, "Prefect started an ephemeral server of its own"
+assert ephemeral_server_api_url() is None, "Prefect started an ephemeral server of its own"
 print("stopped")
 """
 
