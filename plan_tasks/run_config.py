@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic_core import PydanticCustomError
 
 from plan_tasks.cli_options import PHASE_GATE_HELP
 from plan_tasks.errors import PlanError
@@ -80,8 +81,9 @@ def _read_text(parse: Callable[[str], Any]) -> BeforeValidator:
             return value
         try:
             return parse(value)
-        except PlanError as error:
-            raise ValueError(error.message) from None
+        except PlanError as error:  # its hint says how to write the value: kept for the message
+            context = {"message": error.message, "hint": error.hint}
+            raise PydanticCustomError("unreadable", "{message}", context) from None
 
     return BeforeValidator(read)
 
@@ -200,10 +202,11 @@ def settings_error(error: ValidationError, origin: dict[str, Path] | None = None
     if first["type"] == "extra_forbidden":
         return PlanError(f"{where} is not a setting of a run",
                          f"the settings are: {', '.join(RunSettings.model_fields)}", location)
-    reason = str(first["msg"]).removeprefix("Value error, ")
+    reason = str(first["msg"])
     if reason.startswith("Input should"):
         reason = f"{reason.removeprefix('Input ')}, not {first['input']!r}"
-    return PlanError(f"{where}: {reason}", field.description if field else None, location)
+    hint = (first.get("ctx") or {}).get("hint") or (field.description if field else None)
+    return PlanError(f"{where}: {reason}", hint, location)
 
 
 def resolve_agent_command(explicit: str | list[str] | tuple[str, ...] | None, root: Path) -> tuple[str, ...]:

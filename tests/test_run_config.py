@@ -167,7 +167,8 @@ def test_the_working_directorys_pyproject_fills_what_the_projects_does_not(place
     ('task-runner = "ray"', "`task-runner` in [tool.plan-tasks]: should be 'threads' or 'dask', not 'ray'",
      "where Prefect runs the tasks: threads of this process, or a Dask cluster"),
     ("phase-gate = 2", "`phase-gate` in [tool.plan-tasks]: should be less than or equal to 1, not 2", None),
-    ('output-limit = "lots"', "`output-limit` in [tool.plan-tasks]: cannot read size 'lots'", None),
+    ('output-limit = "lots"', "`output-limit` in [tool.plan-tasks]: cannot read size 'lots'",
+     "write it as a number of bytes or with a unit: 50MB, 500kB, 1GB"),
     ("task_runner = \"dask\"", "unknown setting `task_runner` in [tool.plan-tasks]", "did you mean `task-runner`?"),
     ("format = \"kiro\"", "unknown setting `format` in [tool.plan-tasks]", None),
 ], ids=["a bad choice", "out of range", "a bad size", "a misspelt key", "a per-run option"])
