@@ -83,8 +83,9 @@ def given_settings(args: argparse.Namespace) -> dict[str, Any]:
         value = getattr(args, name, None)
         if value is not None:
             given[name] = value
-    if given.get("agent_command"):
-        given["agent_command"] = tuple(hide_argv(shlex.split(given["agent_command"])))
+    command = given.pop("agent_command", None)
+    if command:  # `--agent-command ""` is as good as none: the environment, then pyproject.toml
+        given["agent_command"] = tuple(hide_argv(shlex.split(command)))
     return given
 
 

@@ -155,6 +155,16 @@ def test_the_command_line_wins_over_pyproject_and_pyproject_over_the_defaults(pl
     assert (settings.retries, settings.task_runner, settings.phase_gate) == (1, "dask", 0.8)
 
 
+@pytest.mark.parametrize(("argv", "expected"), [
+    (["--agent-command", ""], ()),  # as good as none: the environment, then pyproject.toml, decide
+    (["--agent-command", "claude -p 'the task'"], ("claude", "-p", "the task")),
+], ids=["empty", "split like a shell"])
+def test_the_agent_command_option_is_split_into_the_settings_argv(places: tuple[Path, Path], argv: list[str],
+                                                                  expected: tuple[str, ...]) -> None:
+    root, _ = places
+    assert settings_from_command_line(["plan.md", "--root", str(root), *argv]).agent_command == expected
+
+
 def test_the_working_directorys_pyproject_fills_what_the_projects_does_not(places: tuple[Path, Path]) -> None:
     root, cwd = places
     (root / "pyproject.toml").write_text("[tool.plan-tasks]\nretries = 5\n", encoding="utf-8")
