@@ -18,7 +18,7 @@ import shlex
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from plan_tasks.cli_options import add_format_option, non_negative_int, phase_gate
@@ -97,8 +97,9 @@ def _prepare(args: argparse.Namespace) -> Any:
     return prepare_run(build_settings(given_settings(args)), need_agent=not args.dry_run)
 
 
-def _dry_run(prepared: Any) -> int:
-    loaded, selected, gate = prepared.loaded, prepared.selected, prepared.settings.phase_gate
+def _dry_run(loaded: Any, selected: Sequence[str], settings: Any) -> int:
+    """The execution groups of the ``selected`` tasks at the ``settings``' phase gate."""
+    gate = settings.phase_gate
     graph = loaded.graph
     to_run = set(selected)  # built once: a set per task made this quadratic (30 s at 20,000 tasks)
     finished = [task_id for task_id in graph.task_ids if task_id not in to_run]
@@ -128,7 +129,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     prepared = _prepare(args)
     paths = prepared.paths
     if args.dry_run:
-        return _dry_run(prepared)
+        return _dry_run(prepared.loaded, prepared.selected, prepared.settings)
     if not prepared.selected:
         print(f"{paths.plan_ref}: nothing to run: every selected task is completed or skipped")
         return EXIT_OK
