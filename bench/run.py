@@ -123,6 +123,7 @@ from generate_plan import generate_plan  # noqa: E402
 
 from plan_tasks.executors import python_target  # noqa: E402
 from plan_tasks.load import LoadedPlan, load_plan  # noqa: E402
+from plan_tasks.run_config import RunSettings  # noqa: E402
 from plan_tasks.scheduler import RunScheduler  # noqa: E402
 from plan_tasks.select.seed import select_next_seed  # noqa: E402
 
@@ -318,8 +319,8 @@ class Contenders:
                 stack.enter_context(temporary_settings(updates={PREFECT_API_URL: server_url}))
             stack.enter_context(contextlib.redirect_stderr(output))
             start = time.perf_counter()
-            summary = self.run_plan(plan=str(plan), root=str(root), phase_gate=gate, max_parallel=slots,
-                                    executor="python")
+            summary = self.run_plan(settings=RunSettings(plan=str(plan), root=str(root), phase_gate=gate,
+                                                         max_parallel=slots, executor="python"))
             elapsed = time.perf_counter() - start
         if summary.get("completed") != tasks:
             raise SystemExit(f"run_plan completed {summary.get('completed')} of {tasks} tasks: {summary}\n"

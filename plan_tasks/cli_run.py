@@ -18,36 +18,32 @@ import shlex
 import sys
 import threading
 import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from plan_tasks.cli_options import PHASE_GATE_HELP, add_format_option, non_negative_int, phase_gate
+from plan_tasks.cli_options import add_format_option, non_negative_int, phase_gate
 from plan_tasks.cli_options import at_least_one, non_negative_seconds, positive_seconds
 from plan_tasks.errors import EXIT_NO_SERVER, EXIT_OK, EXIT_TASKS_FAILED, PlanError
 
 
+# Parsers of the options that argparse checks itself (a usage error names the option).
+OPTION_TYPES: dict[str, Callable[[str], Any]] = {
+    "phase_gate": phase_gate, "max_parallel": at_least_one, "retries": non_negative_int,
+    "retry_delay_seconds": non_negative_seconds, "timeout_seconds": positive_seconds,
+}
+
+
 def register(commands: Any) -> None:
+    from plan_tasks.run_config import setting_options
+
     run = commands.add_parser("run", help="run a plan as a Prefect flow (all unfinished tasks, or a selection)")
     run.add_argument("plan", metavar="PLAN")
     run.add_argument("selection", nargs="*", metavar="TASK",
                      help="task ids (1.1 1.3) or phases (phase:2, p:2); default: every unfinished task")
     run.add_argument("--root", metavar="DIR", help="project root (default: the current directory)")
-    run.add_argument("--phase-gate", type=phase_gate, default=0.8, metavar="F", help=PHASE_GATE_HELP + " (default 0.8)")
-    run.add_argument("--max-parallel", type=at_least_one, metavar="N",
-                     help="slots for concurrent tasks (default: the seed's batch table: <10 tasks 3, 10-30 4, >30 5)")
-    run.add_argument("--executor", choices=("agent", "shell", "python"), default="agent",
-                     help="what runs tasks that carry no shell block, Run: or Call: line (default: agent)")
-    run.add_argument("--agent-command", metavar="CMD",
-                     help="agent command line (default: $PLAN_TASKS_AGENT_COMMAND, else [tool.plan-tasks] agent-command)")
-    run.add_argument("--retries", type=non_negative_int, default=2, metavar="N",
-                     help="retries of a transiently failing task (default 2, the seed's MAX_RETRIES)")
-    run.add_argument("--retry-delay", type=non_negative_seconds, default=2.0, metavar="S", help="first retry delay; doubles each retry")
-    run.add_argument("--timeout", type=positive_seconds, default=1800.0, metavar="S", help="per attempt, on the process group")
-    run.add_argument("--output-limit", metavar="SIZE",
-                     help="what a task may print before it fails, e.g. 50MB (default: [tool.plan-tasks] "
-                          "output-limit, else 50MB)")
-    run.add_argument("--update-plan", action="store_true", help="tick each task's checkbox in the plan when it completes")
-    run.add_argument("--rate-limit", metavar="N/min", help="at most N agent calls per minute")
-    run.add_argument("--events-jsonl", metavar="FILE", help="also write plan.task.* events as JSON lines")
+    for name, option in setting_options().items():
+        if name != "dialect":  # --format (and --dialect), as the other commands take it
+            _add_setting(run, name, option)
     run.add_argument("--wait", action="store_true",
                      help="if the plan is already being run, wait for that run to end, then run (default: refuse)")
     run.add_argument("--dry-run", action="store_true", help="print the execution groups and exit")
@@ -56,60 +52,60 @@ def register(commands: Any) -> None:
     run.set_defaults(handler=cmd_run)
 
 
-def _check_input(args: argparse.Namespace) -> tuple[Any, list[str], Any]:
-    """Load the plan and the selection without Prefect; PlanError on bad input."""
-    from plan_tasks.load import load_plan
-    from plan_tasks.redact import configure as configure_redaction
-    from plan_tasks.run_config import (
-        configured_redactions,
-        parse_rate,
-        parse_size,
-        resolve_agent_command,
-        resolve_output_limit,
-        resolve_protect,
-    )
-    from plan_tasks.run_record import tasks_to_run
-    from plan_tasks.status.paths import resolve_plan
-    from plan_tasks.status.store import load_status, status_exists
+def _add_setting(parser: Any, name: str, option: Any) -> None:
+    """An option of RunSettings, its help and default from the model. Not set, it is None,
+    so that ``[tool.plan-tasks]`` (then the model's default) fills it."""
+    import typing
 
-    paths = resolve_plan(args.plan, args.root, args.dialect)
-    configure_redaction(configured_redactions(paths.root))
-    loaded = load_plan(str(paths.plan), paths.dialect)
-    if status_exists(paths):
-        snapshot = load_status(paths)
-    else:
-        snapshot = {"tasks": [{"id": t.id, "status": t.initial_status} for t in loaded.plan.tasks]}
-    selected = tasks_to_run(loaded.plan, snapshot, tuple(args.selection), loaded.graph.predecessors)
-    if args.rate_limit:
-        args.rate_per_second = parse_rate(args.rate_limit)
-    else:
-        args.rate_per_second = None
-    # Read here, so a bad setting is an error before any server starts.
-    args.output_bytes = resolve_output_limit(parse_size(args.output_limit) if args.output_limit else None, paths.root)
-    resolve_protect(paths.root)
-    if args.executor == "agent" and not args.dry_run:
-        needs_agent = [t for t in selected if _needs_agent(loaded.plan.task_by_id[t])]
-        if needs_agent and not resolve_agent_command(args.agent_command, paths.root):
-            raise PlanError(
-                f"{len(needs_agent)} task(s) need an agent (e.g. {needs_agent[0]}) but no agent command is set",
-                "pass `--agent-command CMD`, set PLAN_TASKS_AGENT_COMMAND, or add `agent-command = [...]` under "
-                "[tool.plan-tasks] in pyproject.toml; or pick `--executor shell`")
-    return paths, selected, loaded
+    from plan_tasks.run_config import RunSettings
+
+    field = RunSettings.model_fields[name]
+    default = "" if field.default in (None, (), False) else f" (default: {field.default:g})" if isinstance(
+        field.default, float) else f" (default: {field.default})"
+    if field.annotation is bool:
+        parser.add_argument(option.flag, dest=name, action="store_true", default=None, help=field.description)
+        return
+    choices = typing.get_args(field.annotation) if typing.get_origin(field.annotation) is typing.Literal else None
+    parser.add_argument(option.flag, dest=name, type=OPTION_TYPES.get(name, str), choices=choices,
+                        metavar=option.metavar, help=f"{field.description}{default}")
 
 
-def _needs_agent(task: Any) -> bool:
-    from plan_tasks.executors import choose_executor
+def given_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """What the command line set, as RunSettings fields; the agent command with its
+    secrets starred, since the settings are stored as the flow run's parameter."""
+    from plan_tasks.redact import hide_argv
+    from plan_tasks.run_config import setting_options
 
-    return choose_executor(task, "agent") == "agent"
+    given: dict[str, Any] = {"plan": args.plan, "selection": tuple(args.selection)}
+    if args.root is not None:
+        given["root"] = args.root
+    for name in setting_options():
+        value = getattr(args, name, None)
+        if value is not None:
+            given[name] = value
+    command = given.pop("agent_command", None)
+    if command:  # `--agent-command ""` is as good as none: the environment, then pyproject.toml
+        given["agent_command"] = tuple(hide_argv(shlex.split(command)))
+    return given
 
 
-def _dry_run(loaded: Any, selected: list[str], args: argparse.Namespace) -> int:
+def _prepare(args: argparse.Namespace) -> Any:
+    """The run's settings, built and checked, and the run prepared: no Prefect yet; PlanError on bad input."""
+    from plan_tasks.run_config import build_settings
+    from plan_tasks.run_prepare import prepare_run
+
+    return prepare_run(build_settings(given_settings(args)), need_agent=not args.dry_run)
+
+
+def _dry_run(loaded: Any, selected: Sequence[str], settings: Any) -> int:
+    """The execution groups of the ``selected`` tasks at the ``settings``' phase gate."""
+    gate = settings.phase_gate
     graph = loaded.graph
     to_run = set(selected)  # built once: a set per task made this quadratic (30 s at 20,000 tasks)
     finished = [task_id for task_id in graph.task_ids if task_id not in to_run]
-    groups = graph.levels(args.phase_gate, finished)
-    path, weight = graph.critical_path(args.phase_gate, finished)
-    print(f"{loaded.plan.title}: {len(selected)} task(s) to run, phase gate {args.phase_gate:g}")
+    groups = graph.levels(gate, finished)
+    path, weight = graph.critical_path(gate, finished)
+    print(f"{loaded.plan.title}: {len(selected)} task(s) to run, phase gate {gate:g}")
     for number, wave in enumerate(groups, 1):
         label = "parallel" if len(wave) > 1 else "single"
         print(f"  group {number} ({label}): {', '.join(wave)}")
@@ -130,10 +126,11 @@ def _quiet_prefect(verbose: bool) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    paths, selected, loaded = _check_input(args)
+    prepared = _prepare(args)
+    paths = prepared.paths
     if args.dry_run:
-        return _dry_run(loaded, selected, args)
-    if not selected:
+        return _dry_run(prepared.loaded, prepared.selected, prepared.settings)
+    if not prepared.selected:
         print(f"{paths.plan_ref}: nothing to run: every selected task is completed or skipped")
         return EXIT_OK
     from plan_tasks.server_check import configured_api_url, unreachable
@@ -150,12 +147,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         with hold_run_lock(paths, wait=args.wait, on_wait=lambda holder: _announce_wait(paths, holder, waited),
                            on_dead_holder=lambda holder: after_dead_run(paths, holder)):
             if waited:  # the run waited for changed status.json: select again
-                paths, selected, loaded = _check_input(args)
-                if not selected:
+                prepared = _prepare(args)
+                if not prepared.selected:
                     print(f"{paths.plan_ref}: nothing to run after waiting: every selected task is completed "
                           "or skipped")
                     return EXIT_OK
-            return _run_with_lock(args, paths, api_url)
+            return _run_with_lock(args, prepared, api_url)
     except KeyboardInterrupt:  # Ctrl-C while waiting, before the run's own signal handling
         print(f"{paths.plan_ref}: stopped waiting (Ctrl-C); nothing ran", file=sys.stderr)
         return 130
@@ -167,14 +164,15 @@ def _announce_wait(paths: Any, holder: Any, waited: list[Any]) -> None:
     print(f"{paths.plan_ref}: waiting for {who} to end...", file=sys.stderr, flush=True)
 
 
-def _run_with_lock(args: argparse.Namespace, paths: Any, api_url: str | None) -> int:
+def _run_with_lock(args: argparse.Namespace, prepared: Any, api_url: str | None) -> int:
     _quiet_prefect(args.verbose)
     from plan_tasks.interrupt import Interrupted, handle_stop_signals
 
+    paths = prepared.paths
     started = time.monotonic()
     with handle_stop_signals() as stop:
         try:
-            state = _run_flow(args, paths, stop, announce_local_server=not api_url)
+            state = _run_flow(args, prepared, stop, announce_local_server=not api_url)
         except Interrupted as interrupted:
             print(f"{paths.plan_ref}: interrupted by {interrupted} before any task started; nothing changed",
                   file=sys.stderr)
@@ -202,7 +200,7 @@ def _no_server(plan_ref: str, message: str, api_url: str | None) -> int:
     return EXIT_NO_SERVER
 
 
-def _run_flow(args: argparse.Namespace, paths: Any, stop: Any, announce_local_server: bool) -> Any:
+def _run_flow(args: argparse.Namespace, prepared: Any, stop: Any, announce_local_server: bool) -> Any:
     """Start (or reach) the Prefect server and run the plan's flow on a thread of
     its own, so that this (main) thread takes Ctrl-C and SIGTERM (see ``interrupt``)."""
     from plan_tasks.server_check import StartupNotice
@@ -212,8 +210,8 @@ def _run_flow(args: argparse.Namespace, paths: Any, stop: Any, announce_local_se
         notice.start()
     try:
         from plan_tasks.compile import run_plan
-        from plan_tasks.redact import hide_argv
         from plan_tasks.local_server import ServerStartError, ServerUnreachable, prefect_api
+        from plan_tasks.run_prepare import hand_over
 
         try:
             with prefect_api(verbose=args.verbose, on_ready=notice.ready if notice else None) as local_url:
@@ -221,18 +219,10 @@ def _run_flow(args: argparse.Namespace, paths: Any, stop: Any, announce_local_se
                     from plan_tasks.server_check import current_api_url
 
                     print(f"using the Prefect server at {current_api_url()}", file=sys.stderr)
-                call = functools.partial(
-                    run_plan,
-                    plan=str(paths.plan), root=str(paths.root), tasks=list(args.selection) or None,
-                    phase_gate=args.phase_gate, max_parallel=args.max_parallel, executor=args.executor,
-                    # Stored as a flow-run parameter: with its secrets starred (the flow gets the real one).
-                    agent_command=hide_argv(shlex.split(args.agent_command)) if args.agent_command else None,
-                    retries=args.retries, retry_delay_seconds=args.retry_delay, timeout_seconds=args.timeout,
-                    update_plan=args.update_plan, rate_limit_per_second=args.rate_per_second,
-                    events_jsonl=args.events_jsonl, plan_format=args.dialect, output_limit=args.output_bytes,
-                    return_state=True,
-                )
-                return _on_own_thread(call, stop)
+                # The flow (on the thread below, in a copy of this context) takes the run prepared here.
+                with hand_over(prepared):
+                    call = functools.partial(run_plan, settings=prepared.settings, return_state=True)
+                    return _on_own_thread(call, stop)
         except ServerUnreachable as error:
             raise _NoServer(str(error), error.api_url) from None
         except ServerStartError as error:

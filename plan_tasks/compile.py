@@ -42,27 +42,20 @@ from plan_tasks.executors.outcome import TaskFailure, TaskRequest
 from plan_tasks.global_slots import ensure_global_limit as _ensure_global_limit
 from plan_tasks.global_slots import global_slots
 from plan_tasks.interrupt import STOP
-from plan_tasks.load import LoadedPlan, load_plan
+from plan_tasks.load import LoadedPlan
 from plan_tasks.model import Task
-from plan_tasks.executors.safe_paths import protected_patterns
 from plan_tasks.redact import configure as configure_redaction
-from plan_tasks.redact import redact, reveal_argv
-from plan_tasks.run_config import (
-    RunSettings,
-    configured_redactions,
-    resolve_agent_command,
-    resolve_output_limit,
-    resolve_protect,
-)
+from plan_tasks.redact import redact
+from plan_tasks.run_config import RunSettings
 from plan_tasks.run_artifacts import emitter as _emit
 from plan_tasks.run_artifacts import outcome_table as _outcome_table
 from plan_tasks.run_artifacts import start_artifacts as _start_artifacts
 from plan_tasks.run_lock import hold_run_lock, note_run_id
-from plan_tasks.run_record import AttemptLog, RunRecord, tasks_to_run
+from plan_tasks.run_prepare import PreparedRun, handed_over, prepare_run
+from plan_tasks.run_record import AttemptLog, RunRecord
 from plan_tasks.run_report import RunReporter
 from plan_tasks.scheduler import RunScheduler
-from plan_tasks.select import batch_size
-from plan_tasks.status.paths import PlanPaths, resolve_plan
+from plan_tasks.status.paths import resolve_plan
 from plan_tasks.task_groups import GroupRecorder, after_dead_run
 
 WAIT_SECONDS = 0.5  # how often a phase loop looks again when nothing finished
@@ -433,42 +426,25 @@ def _stop(run: ActiveRun) -> None:
 def _flow_run_name() -> str:
     from prefect.runtime import flow_run
 
-    plan = (flow_run.parameters or {}).get("plan", "plan")
-    return Path(str(plan)).stem
+    settings = (flow_run.parameters or {}).get("settings")
+    plan = settings.get("plan") if isinstance(settings, dict) else getattr(settings, "plan", None)
+    return Path(str(plan or "plan")).stem
 
 
 @flow(name="plan-tasks", flow_run_name=_flow_run_name, persist_result=False, log_prints=False)
-def run_plan(
-    plan: str,
-    root: str = ".",
-    tasks: list[str] | None = None,
-    phase_gate: float = 0.8,
-    max_parallel: int | None = None,
-    executor: str = "agent",
-    agent_command: list[str] | None = None,
-    retries: int = 2,
-    retry_delay_seconds: float = 2.0,
-    timeout_seconds: float | None = 1800.0,
-    update_plan: bool = False,
-    rate_limit_per_second: float | None = None,
-    events_jsonl: str | None = None,
-    plan_format: str | None = None,
-    output_limit: int | None = None,
-) -> dict[str, Any]:
-    """Run a Markdown plan: every unfinished task (or ``tasks``: ids, ``phase:N``);
-    ``plan_format`` forces the plan's dialect (default: detected).
+def run_plan(settings: RunSettings) -> dict[str, Any]:
+    """Run a Markdown plan: every unfinished task, or the ``selection`` (ids, ``phase:N``).
 
     Ends Cancelled when the run was stopped (Ctrl-C, SIGTERM), Failed when a
     task failed, Completed otherwise; returns the summary.
     """
-    settings = RunSettings(
-        plan=plan, root=root, selection=tuple(tasks or ()), phase_gate=phase_gate, max_parallel=max_parallel,
-        executor=executor, agent_command=reveal_argv(agent_command or ()), retries=retries,
-        retry_delay_seconds=retry_delay_seconds, timeout_seconds=timeout_seconds, update_plan=update_plan,
-        rate_limit_per_second=rate_limit_per_second, events_jsonl=events_jsonl, dialect=plan_format,
-        output_limit=output_limit,
-    )
-    summary = execute(settings)
+    prepared = handed_over(settings)  # `plan-tasks run` prepared it already, under the run lock
+    if prepared is None:  # started by a deployment (or from Python): prepare it here, under the lock
+        paths = resolve_plan(settings.plan, settings.root, settings.dialect)
+        with hold_run_lock(paths, on_dead_holder=lambda holder: after_dead_run(paths, holder)):
+            summary = execute(prepare_run(settings))
+    else:
+        summary = execute(prepared)
     if summary.get("stopped"):
         from prefect.states import Cancelled
 
@@ -476,25 +452,24 @@ def run_plan(
     return summary
 
 
-def execute(settings: RunSettings, stream: Any = None) -> dict[str, Any]:
+def execute(prepared: PreparedRun, stream: Any = None) -> dict[str, Any]:
     """The body of ``run_plan``; must run inside a flow run. Holds the plan's run
     lock throughout (already held when the CLI started the run: it is reentrant)."""
     from plan_tasks.executors.log_stream import set_log_filter
 
-    paths = resolve_plan(settings.plan, settings.root, settings.dialect)
-    configure_redaction(configured_redactions(paths.root))
+    paths = prepared.paths
+    configure_redaction(list(prepared.redactions))
     set_log_filter(redact)  # output streamed into the task logs is redacted line by line too
     with hold_run_lock(paths, on_dead_holder=lambda holder: after_dead_run(paths, holder)):
-        return _execute_plan(settings, paths, stream)
+        return _execute_plan(prepared, stream)
 
 
-def _execute_plan(settings: RunSettings, paths: PlanPaths, stream: Any) -> dict[str, Any]:
-    loaded = load_plan(str(paths.plan), paths.dialect)
+def _execute_plan(prepared: PreparedRun, stream: Any) -> dict[str, Any]:
+    settings, paths, loaded, max_parallel = prepared.settings, prepared.paths, prepared.loaded, prepared.max_parallel
     record = RunRecord(paths, loaded.plan, update_plan=settings.update_plan, deferred=True)
-    snapshot = record.begin()
+    record.begin(prepared.indexed)
     note_run_id(paths, record.run_id or "")
-    selected = tasks_to_run(loaded.plan, snapshot, settings.selection, loaded.graph.predecessors)
-    max_parallel = settings.max_parallel or batch_size(len(loaded.plan.tasks))
+    selected = list(prepared.selected)
     held_files = loaded.graph.held_files({t.id: t.files for t in loaded.plan.tasks})  # less [PARALLEL] overrides
     scheduler = RunScheduler(loaded.graph, selected, files=held_files,
                              max_parallel=max_parallel, phase_gate=settings.phase_gate)
@@ -507,9 +482,8 @@ def _execute_plan(settings: RunSettings, paths: PlanPaths, stream: Any) -> dict[
         sys.path.insert(0, str(root))  # `Call: pkg.mod:fn` imports from the project
     run = ActiveRun(key=uuid.uuid4().hex, settings=settings, loaded=loaded, root=root, record=record,
                     scheduler=scheduler, reporter=reporter, max_parallel=max_parallel, runs=runs,
-                    agent_command=resolve_agent_command(settings.agent_command, root),
-                    output_limit=resolve_output_limit(settings.output_limit, root),
-                    protected=protected_patterns(root, paths.plan, paths.output_dir, resolve_protect(root)))
+                    agent_command=prepared.agent_command, output_limit=prepared.output_limit,
+                    protected=prepared.protected)
     if settings.rate_limit_per_second:
         from plan_tasks.rate_limit import RateLimiter
 

@@ -14,10 +14,13 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from plan_tasks.errors import PlanInvalid, Problem
 from plan_tasks.plan_index import FORMAT, PlanIndex
+
+if TYPE_CHECKING:
+    from plan_tasks.load import LoadedPlan
 
 
 class IndexedPlan(NamedTuple):
@@ -64,6 +67,19 @@ def load_index(plan_path: Path, display_path: str, dialect: str | None = None) -
     index = _parse(text, display_path, dialect)
     _store(entry, index)
     return IndexedPlan(index, text, digest)
+
+
+def index_loaded(raw: bytes, loaded: LoadedPlan, dialect: str | None = None) -> IndexedPlan:
+    """The index of a plan just loaded from ``raw``, stored in the cache unless it is
+    there: the run parses its plan once, and the status commands after it do not."""
+    from plan_tasks.plan_index import build_index
+
+    digest = hashlib.sha256(raw).hexdigest()
+    index = build_index(loaded)
+    entry = cache_dir() / f"{_cache_key(digest, dialect)}.json"
+    if not entry.is_file():
+        _store(entry, index)
+    return IndexedPlan(index, raw.decode("utf-8"), digest)
 
 
 def _parse(text: str, display_path: str, dialect: str | None) -> PlanIndex:

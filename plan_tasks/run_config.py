@@ -1,5 +1,10 @@
 """Settings of one run, and where the agent command comes from. No Prefect here.
 
+:class:`RunSettings` holds every option of a run once, with its default and
+description; the `run` command's options, ``[tool.plan-tasks]`` and the flow's
+parameter are three ways to write it (:func:`build_settings` merges the first
+two; pydantic errors become PlanErrors naming the option or the key).
+
 The agent command is an argv list, taken from (first found): the ``run``
 option or flow parameter, ``$PLAN_TASKS_AGENT_COMMAND`` (split like a shell
 would), or ``agent-command`` in ``[tool.plan-tasks]`` of the project's
@@ -20,12 +25,15 @@ import os
 import re
 import shlex
 import sys
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, NamedTuple
 
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic_core import PydanticCustomError
+
+from plan_tasks.cli_options import PHASE_GATE_HELP
 from plan_tasks.errors import PlanError
-from plan_tasks.executors import EXECUTORS
 from plan_tasks.executors.outcome import OUTPUT_LIMIT
 
 RATE = re.compile(r"^\s*(?P<count>\d+(?:\.\d+)?)\s*/\s*(?P<unit>s|sec|second|m|min|minute|h|hour)\s*$")
@@ -34,34 +42,17 @@ SIZE_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9}
 UNIT_SECONDS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600}
 
 
-@dataclass(frozen=True)
-class RunSettings:
-    plan: str
-    root: str = "."
-    selection: tuple[str, ...] = ()  # task ids, or `phase:N` / `p:N`; empty: every unfinished task
-    phase_gate: float = 0.8
-    max_parallel: int | None = None  # None: the seed's batch table by plan size
-    executor: str = "agent"  # for tasks with no executable content of their own
-    agent_command: tuple[str, ...] = ()
-    retries: int = 2  # the seed's MAX_RETRIES
-    retry_delay_seconds: float = 2.0  # first backoff; doubles per retry, with jitter
-    timeout_seconds: float | None = 1800.0
-    update_plan: bool = False
-    rate_limit_per_second: float | None = None
-    events_jsonl: str | None = None
-    dialect: str | None = None  # `--format`: the plan's dialect; None: detected
-    output_limit: int | None = None  # bytes a task may print; None: `output-limit` in [tool.plan-tasks], else 50 MB
-    tags: tuple[str, ...] = field(default_factory=tuple)
+class Option(NamedTuple):
+    """How a setting is written outside Python: ``flag`` on the `run` command line, and
+    (when ``in_pyproject``) the same name without dashes under ``[tool.plan-tasks]``."""
 
-    def __post_init__(self) -> None:
-        if self.executor not in EXECUTORS:
-            raise PlanError(f"unknown executor {self.executor!r}", f"choose one of {', '.join(EXECUTORS)}")
-        if not 0.0 <= self.phase_gate <= 1.0:
-            raise PlanError(f"`--phase-gate` takes a number from 0 to 1, not {self.phase_gate}")
-        if self.max_parallel is not None and self.max_parallel < 1:
-            raise PlanError("`--max-parallel` must be at least 1")
-        if self.output_limit is not None and self.output_limit < 1:
-            raise PlanError("`--output-limit` must be at least 1 byte")
+    flag: str
+    metavar: str | None = None
+    in_pyproject: bool = True
+
+    @property
+    def key(self) -> str:
+        return self.flag.lstrip("-")
 
 
 def parse_rate(text: str) -> float:
@@ -70,6 +61,152 @@ def parse_rate(text: str) -> float:
     if not match or float(match.group("count")) <= 0:
         raise PlanError(f"cannot read rate limit {text!r}", "write it as N/min (or N/s, N/h), e.g. 20/min")
     return float(match.group("count")) / UNIT_SECONDS[match.group("unit")]
+
+
+def parse_size(text: str | int) -> int:
+    """``50MB``, ``10 MB``, ``500kB``, ``1GB`` or a number of bytes -> bytes (decimal units)."""
+    if isinstance(text, int) and not isinstance(text, bool) and text > 0:
+        return text
+    match = SIZE.match(str(text)) if isinstance(text, str) else None
+    if not match or float(match.group("count")) <= 0:
+        raise PlanError(f"cannot read size {text!r}", "write it as a number of bytes or with a unit: 50MB, 500kB, 1GB")
+    return int(float(match.group("count")) * SIZE_UNITS[(match.group("unit") or "").lower()])
+
+
+def _read_text(parse: Callable[[str], Any]) -> BeforeValidator:
+    """Text as written on the command line (``"20/min"``, ``"50MB"``) read with ``parse``;
+    other values pass on to pydantic's own checks."""
+    def read(value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        try:
+            return parse(value)
+        except PlanError as error:  # its hint says how to write the value: kept for the message
+            context = {"message": error.message, "hint": error.hint}
+            raise PydanticCustomError("unreadable", "{message}", context) from None
+
+    return BeforeValidator(read)
+
+
+class RunSettings(BaseModel):
+    """Every option of one run, each with its default and description once.
+
+    The `run` command builds it from its options and ``[tool.plan-tasks]``
+    (``cli_run``); it is the plan flow's one parameter, so Prefect shows and
+    checks it in the UI and in ``prefect deploy``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    plan: str = Field(description="the plan file: relative to `root` (else to the working directory), or absolute")
+    root: str = Field(".", description="the project root: status.json, findings and the files tasks write go "
+                                       "under it")
+    selection: tuple[str, ...] = Field((), description="task ids (1.1) or phases (phase:2, p:2) to run; empty: "
+                                                       "every unfinished task")
+    phase_gate: Annotated[float, Option("--phase-gate", "F")] = Field(
+        0.8, ge=0.0, le=1.0, allow_inf_nan=False, description=PHASE_GATE_HELP)
+    max_parallel: Annotated[int | None, Option("--max-parallel", "N")] = Field(
+        None, ge=1, description="slots for concurrent tasks; unset: the seed's batch table (<10 tasks 3, 10-30 4, "
+                                ">30 5)")
+    executor: Annotated[Literal["agent", "shell", "python"], Option("--executor")] = Field(
+        "agent", description="what runs tasks that carry no shell block, Run: or Call: line")
+    agent_command: Annotated[tuple[str, ...], Option("--agent-command", "CMD", in_pyproject=False)] = Field(
+        (), description="the agent's argv; empty: $PLAN_TASKS_AGENT_COMMAND, else `agent-command` under "
+                        "[tool.plan-tasks]")
+    retries: Annotated[int, Option("--retries", "N")] = Field(
+        2, ge=0, description="retries of a transiently failing task (the seed's MAX_RETRIES)")
+    retry_delay_seconds: Annotated[float, Option("--retry-delay", "S")] = Field(
+        2.0, ge=0.0, allow_inf_nan=False, description="first retry delay in seconds; doubles each retry, "
+                                                      "with jitter")
+    timeout_seconds: Annotated[float | None, Option("--timeout", "S")] = Field(
+        1800.0, gt=0.0, allow_inf_nan=False, description="seconds per attempt, enforced on the process group")
+    output_limit: Annotated[int | None, _read_text(parse_size), Option("--output-limit", "SIZE")] = Field(
+        None, ge=1, description="bytes a task may print before it fails (50MB, 500kB); unset: `output-limit` "
+                                "under [tool.plan-tasks], else 50MB")
+    update_plan: Annotated[bool, Option("--update-plan")] = Field(
+        False, description="tick each task's checkbox in the plan when it completes")
+    rate_limit_per_second: Annotated[float | None, _read_text(parse_rate), Option("--rate-limit", "N/min")] = Field(
+        None, gt=0.0, allow_inf_nan=False, description="at most this many agent calls per second (written "
+                                                       "N/min, N/s or N/h on the command line)")
+    events_jsonl: Annotated[str | None, Option("--events-jsonl", "FILE")] = Field(
+        None, description="also write plan.task.* events to this file as JSON lines")
+    dialect: Annotated[str | None, Option("--format", "NAME", in_pyproject=False)] = Field(
+        None, description="the plan's format (seed, speckit, kiro, openspec, checklist, headings, taskmaster); "
+                          "unset: detected")
+    task_runner: Annotated[Literal["threads", "dask"], Option("--task-runner")] = Field(
+        "threads", description="where Prefect runs the tasks: threads of this process, or a Dask cluster")
+    dask_address: Annotated[str | None, Option("--dask-address", "tcp://HOST:8786")] = Field(
+        None, description="the scheduler of an existing Dask cluster; unset with `dask`: a local cluster of "
+                          "worker processes")
+    tags: tuple[str, ...] = Field((), description="Prefect tags of every task run")
+
+
+OTHER_KEYS = ("agent-command", "protect", "redact")  # of [tool.plan-tasks], read where they are used
+
+
+def setting_options() -> dict[str, Option]:
+    """Each setting that the `run` command line sets, with its option."""
+    return {name: option for name, field in RunSettings.model_fields.items()
+            for option in field.metadata if isinstance(option, Option)}
+
+
+def build_settings(given: dict[str, Any]) -> RunSettings:
+    """The settings of a run: ``given`` (setting -> value: what the command line set),
+    and ``[tool.plan-tasks]`` (the project's, else the working directory's) for the
+    options it did not set; the model's defaults for the rest.
+
+    Raises PlanError naming the option or the pyproject.toml key of a bad value.
+    """
+    root = Path(given.get("root") or ".")
+    configs = [found for found in (_tool_config(root), _tool_config(Path.cwd())) if found is not None]
+    options = setting_options()
+    for section, path in configs:
+        _check_keys(section, path, options)
+    values: dict[str, Any] = {}
+    origin: dict[str, Path] = {}
+    for name, option in options.items():
+        found = next(((section[option.key], path) for section, path in configs if option.key in section), None)
+        if option.in_pyproject and name not in given and found is not None:
+            values[name], origin[name] = found
+    try:
+        return RunSettings(**{**values, **given})
+    except ValidationError as error:
+        raise settings_error(error, origin) from None
+
+
+def _check_keys(section: dict[str, Any], path: Path, options: dict[str, Option]) -> None:
+    known = sorted({option.key for option in options.values() if option.in_pyproject} | set(OTHER_KEYS))
+    for key in section:
+        if key not in known:
+            import difflib
+
+            close = difflib.get_close_matches(key.replace("_", "-"), known, n=1)
+            raise PlanError(f"unknown setting `{key}` in [tool.plan-tasks]",
+                            f"did you mean `{close[0]}`?" if close else f"the settings are: {', '.join(known)}",
+                            str(path))
+
+
+def settings_error(error: ValidationError, origin: dict[str, Path] | None = None) -> PlanError:
+    """A pydantic error of RunSettings as plan-tasks reports bad input: the option (or
+    pyproject.toml key) and what is wrong with its value, the setting's description as
+    the hint."""
+    first = error.errors()[0]
+    name = str(first["loc"][0]) if first["loc"] else ""
+    option = setting_options().get(name)
+    field = RunSettings.model_fields.get(name)
+    location = str((origin or {})[name]) if name in (origin or {}) else None
+    if location and option:
+        where = f"`{option.key}` in [tool.plan-tasks]"
+    else:
+        where = f"`{option.flag}`" if option else f"`{name}`"
+    if first["type"] == "extra_forbidden":
+        return PlanError(f"{where} is not a setting of a run",
+                         f"the settings are: {', '.join(RunSettings.model_fields)}", location)
+    reason = str(first["msg"])
+    if reason.startswith("Input should"):
+        reason = f"{reason.removeprefix('Input ')}, not {first['input']!r}"
+    hint = (first.get("ctx") or {}).get("hint") or (field.description if field else None)
+    return PlanError(f"{where}: {reason}", hint, location)
 
 
 def resolve_agent_command(explicit: str | list[str] | tuple[str, ...] | None, root: Path) -> tuple[str, ...]:
@@ -137,16 +274,6 @@ def _from_pyproject(root: Path) -> list[str]:
         raise PlanError("`agent-command` in [tool.plan-tasks] must be a list of strings",
                         'e.g. agent-command = ["{python}", "examples/fake_agent.py"]', str(path))
     return _absolute_files(command, path.parent)
-
-
-def parse_size(text: str | int) -> int:
-    """``50MB``, ``10 MB``, ``500kB``, ``1GB`` or a number of bytes -> bytes (decimal units)."""
-    if isinstance(text, int) and not isinstance(text, bool) and text > 0:
-        return text
-    match = SIZE.match(str(text)) if isinstance(text, str) else None
-    if not match or float(match.group("count")) <= 0:
-        raise PlanError(f"cannot read size {text!r}", "write it as a number of bytes or with a unit: 50MB, 500kB, 1GB")
-    return int(float(match.group("count")) * SIZE_UNITS[(match.group("unit") or "").lower()])
 
 
 def resolve_output_limit(explicit: int | None, root: Path) -> int:

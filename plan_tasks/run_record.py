@@ -23,6 +23,7 @@ from typing import Any, BinaryIO
 
 from plan_tasks.errors import PlanError
 from plan_tasks.model import Plan
+from plan_tasks.plan_cache import IndexedPlan
 from plan_tasks.redact import redact
 from plan_tasks.status import document as doc
 from plan_tasks.status.atomic import write_atomic, write_text_atomic
@@ -159,9 +160,12 @@ class RunRecord:
         if self._writer is not None:
             self._writer.close()
 
-    def begin(self) -> doc.Document:
-        """Create or re-sync status.json, record the run's start; returns the document."""
-        initialize(self.paths)
+    def begin(self, indexed: IndexedPlan | None = None) -> doc.Document:
+        """Create or re-sync status.json, record the run's start; returns the document.
+
+        ``indexed``: the plan as ``prepare_run`` read it, so that it is not read again.
+        """
+        initialize(self.paths, indexed)
         with transaction(self.paths) as document:
             self.run_id = doc.start_run(document)
             snapshot = {"tasks": [dict(task) for task in document["tasks"]]}

@@ -128,7 +128,8 @@ def test_deploy_registers_both_deployments_with_the_projects_working_directory(d
     nightly = api_request(deployed.api_url, "/deployments/name/plan-tasks/report-export-nightly")
     assert nightly["entrypoint"] == "flows/plan_flow.py:run_plan"
     assert nightly["work_pool_name"] == POOL
-    assert nightly["parameters"] == {"plan": "examples/report-export.md", "root": "demo-project", "phase_gate": 0.8}
+    assert nightly["parameters"] == {
+        "settings": {"plan": "examples/report-export.md", "root": "demo-project", "phase_gate": 0.8}}
     assert [entry["schedule"]["cron"] for entry in nightly["schedules"]] == ["0 2 * * *"]
     # `{{ $PLAN_TASKS_HOME }}` is resolved when deploying: the worker goes to the project.
     assert nightly["pull_steps"] == [
@@ -136,11 +137,13 @@ def test_deploy_registers_both_deployments_with_the_projects_working_directory(d
     on_demand = api_request(deployed.api_url, "/deployments/name/plan-tasks/on-demand")
     assert on_demand["work_pool_name"] == POOL
     assert on_demand["pull_steps"] == nightly["pull_steps"]
-    # The parameters docs/deploy.md lists are the flow's, as the server knows them.
+    # The settings docs/deploy.md lists are the flow's one parameter's, as the server knows them.
+    schema = on_demand["parameter_openapi_schema"]
+    assert list(schema["properties"]) == ["settings"]
     listed = DOCUMENTED_PARAMETERS.search((ROOT / "docs" / "deploy.md").read_text(encoding="utf-8"))
     assert listed, "docs/deploy.md no longer lists the flow parameters"
     documented = re.findall(r"`(\w+)`", listed.group(1))
-    assert sorted(documented) == sorted(on_demand["parameter_openapi_schema"]["properties"])
+    assert sorted(documented) == sorted(schema["definitions"]["RunSettings"]["properties"])
 
 
 def test_nightly_deployment_runs_the_example_plan_to_completion_on_a_process_worker(
@@ -164,7 +167,8 @@ def test_on_demand_deployment_of_a_plan_with_a_failing_task_ends_failed(deployed
     plan = deployed.project / "docs" / "plans" / "broken.md"
     plan.parent.mkdir(parents=True, exist_ok=True)
     plan.write_text(FAILING_PLAN, encoding="utf-8")
-    code, output, flow_run = run_deployment(deployed, worker, "plan-tasks/on-demand", "plan=docs/plans/broken.md")
+    code, output, flow_run = run_deployment(deployed, worker, "plan-tasks/on-demand",
+                                            'settings={"plan": "docs/plans/broken.md"}')
     # docs/deploy.md: "`--watch` makes the step fail when the flow run fails".
     assert code == 1, output
     assert flow_run["state"]["type"] == "FAILED", output

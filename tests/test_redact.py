@@ -166,7 +166,7 @@ def test_a_token_a_task_prints_reaches_no_sink(leaky_run: tuple[Path, str, str])
     sinks["terminal"] = terminal
 
     flow_runs = server_json(api_url, "/flow_runs/filter", {"flow_runs": {"name": {"any_": ["leaky"]}}})
-    assert len(flow_runs) == 1 and flow_runs[0]["parameters"]["agent_command"][-1] == "***"
+    assert len(flow_runs) == 1 and flow_runs[0]["parameters"]["settings"]["agent_command"][-1] == "***"
     flow_run_id = flow_runs[0]["id"]
     children = server_json(api_url, "/flow_runs/filter",
                            {"flow_runs": {"parent_flow_run_id": {"operator": "or_", "any_": [flow_run_id]}}})

@@ -15,11 +15,13 @@ from plan_tasks.errors import PlanError
 from plan_tasks.rate_limit import RateLimiter
 from plan_tasks.run_config import (
     RunSettings,
+    build_settings,
     parse_rate,
     parse_size,
     resolve_agent_command,
     resolve_output_limit,
     resolve_protect,
+    setting_options,
 )
 
 # -- rates -------------------------------------------------------------------------------------
@@ -53,20 +55,174 @@ def test_parse_rate_rejects_other_text_with_a_hint(text: str) -> None:
 
 
 @pytest.mark.parametrize(("options", "message"), [
-    ({"executor": "docker"}, "unknown executor 'docker'"),
-    ({"phase_gate": 1.5}, "`--phase-gate` takes a number from 0 to 1, not 1.5"),
-    ({"phase_gate": -0.1}, "`--phase-gate` takes a number from 0 to 1, not -0.1"),
-    ({"max_parallel": 0}, "`--max-parallel` must be at least 1"),
+    ({"executor": "docker"}, "`--executor`: should be 'agent', 'shell' or 'python', not 'docker'"),
+    ({"phase_gate": 1.5}, "`--phase-gate`: should be less than or equal to 1, not 1.5"),
+    ({"phase_gate": -0.1}, "`--phase-gate`: should be greater than or equal to 0, not -0.1"),
+    ({"max_parallel": 0}, "`--max-parallel`: should be greater than or equal to 1, not 0"),
+    ({"timeout_seconds": float("inf")}, "`--timeout`: should be a finite number, not inf"),
+    ({"task_runner": "ray"}, "`--task-runner`: should be 'threads' or 'dask', not 'ray'"),
+    ({"rate_limit_per_second": "lots/min"}, "`--rate-limit`: cannot read rate limit 'lots/min'"),
+    ({"output_limit": "0MB"}, "`--output-limit`: cannot read size '0MB'"),
+    ({"colour": "blue"}, "`colour` is not a setting of a run"),
 ])
-def test_run_settings_reject_impossible_values(options: dict[str, object], message: str) -> None:
+def test_an_impossible_setting_is_a_plan_error_naming_its_option(
+        places: tuple[Path, Path], options: dict[str, object], message: str) -> None:
     with pytest.raises(PlanError) as caught:
-        RunSettings(plan="plan.md", **options)
+        build_settings({"plan": "plan.md", **options})
     assert caught.value.message == message
+    assert caught.value.hint  # the setting's description, or the list of settings
 
 
 def test_run_settings_defaults_are_the_seeds() -> None:
     settings = RunSettings(plan="plan.md")
     assert (settings.phase_gate, settings.retries, settings.executor, settings.max_parallel) == (0.8, 2, "agent", None)
+    assert (settings.task_runner, settings.dask_address) == ("threads", None)
+
+
+def test_run_settings_are_frozen_and_refuse_unknown_fields() -> None:
+    from pydantic import ValidationError
+
+    settings = RunSettings(plan="plan.md")
+    with pytest.raises(ValidationError):
+        settings.retries = 5  # type: ignore[misc]
+    with pytest.raises(ValidationError):
+        RunSettings(plan="plan.md", colour="blue")  # type: ignore[call-arg]
+
+
+def test_the_executor_choices_are_the_registered_executors() -> None:
+    import typing
+
+    from plan_tasks.executors import EXECUTORS
+
+    assert sorted(typing.get_args(RunSettings.model_fields["executor"].annotation)) == sorted(EXECUTORS)
+
+
+# One option set, written the three ways a run gets its settings.
+SAME_OPTIONS_CLI = ["--phase-gate", "0.5", "--max-parallel", "3", "--executor", "shell", "--retries", "4",
+                    "--retry-delay", "0.5", "--timeout", "60", "--output-limit", "2MB", "--update-plan",
+                    "--rate-limit", "30/min", "--events-jsonl", "events.jsonl", "--task-runner", "dask",
+                    "--dask-address", "tcp://scheduler:8786"]
+SAME_OPTIONS_PYPROJECT = """[tool.plan-tasks]
+phase-gate = 0.5
+max-parallel = 3
+executor = "shell"
+retries = 4
+retry-delay = 0.5
+timeout = 60
+output-limit = "2MB"
+update-plan = true
+rate-limit = "30/min"
+events-jsonl = "events.jsonl"
+task-runner = "dask"
+dask-address = "tcp://scheduler:8786"
+"""
+SAME_OPTIONS_PARAMETER = {"phase_gate": 0.5, "max_parallel": 3, "executor": "shell", "retries": 4,
+                          "retry_delay_seconds": 0.5, "timeout_seconds": 60, "output_limit": 2_000_000,
+                          "update_plan": True, "rate_limit_per_second": 0.5, "events_jsonl": "events.jsonl",
+                          "task_runner": "dask", "dask_address": "tcp://scheduler:8786"}
+
+
+def settings_from_command_line(argv: list[str]) -> RunSettings:
+    """What `plan-tasks run ARGV` runs with (its settings, built as the command builds them)."""
+    from plan_tasks.cli import parse_arguments
+    from plan_tasks.cli_run import given_settings
+
+    return build_settings(given_settings(parse_arguments(["run", *argv])))
+
+
+@pytest.mark.parametrize("source", ["command line", "pyproject.toml", "flow parameter"])
+def test_the_same_options_from_the_command_line_pyproject_or_the_flow_parameter_are_the_same_settings(
+        places: tuple[Path, Path], source: str) -> None:
+    root, _ = places
+    expected = RunSettings(plan="plan.md", root=str(root), selection=("1.1", "phase:2"), **SAME_OPTIONS_PARAMETER)
+    if source == "command line":
+        settings = settings_from_command_line(["plan.md", "1.1", "phase:2", "--root", str(root), *SAME_OPTIONS_CLI])
+    elif source == "pyproject.toml":
+        (root / "pyproject.toml").write_text(SAME_OPTIONS_PYPROJECT, encoding="utf-8")
+        settings = settings_from_command_line(["plan.md", "1.1", "phase:2", "--root", str(root)])
+    else:
+        from plan_tasks.compile import run_plan  # Prefect checks the parameter as it does for a deployment
+
+        parameter = {"plan": "plan.md", "root": str(root), "selection": ["1.1", "phase:2"], **SAME_OPTIONS_PARAMETER}
+        settings = run_plan.validate_parameters({"settings": parameter})["settings"]
+    assert settings == expected
+
+
+def test_the_command_line_wins_over_pyproject_and_pyproject_over_the_defaults(places: tuple[Path, Path]) -> None:
+    root, _ = places
+    (root / "pyproject.toml").write_text('[tool.plan-tasks]\nretries = 5\ntask-runner = "dask"\n', encoding="utf-8")
+    settings = settings_from_command_line(["plan.md", "--root", str(root), "--retries", "1"])
+    assert (settings.retries, settings.task_runner, settings.phase_gate) == (1, "dask", 0.8)
+
+
+@pytest.mark.parametrize(("argv", "expected"), [
+    (["--agent-command", ""], ()),  # as good as none: the environment, then pyproject.toml, decide
+    (["--agent-command", "claude -p 'the task'"], ("claude", "-p", "the task")),
+], ids=["empty", "split like a shell"])
+def test_the_agent_command_option_is_split_into_the_settings_argv(places: tuple[Path, Path], argv: list[str],
+                                                                  expected: tuple[str, ...]) -> None:
+    root, _ = places
+    assert settings_from_command_line(["plan.md", "--root", str(root), *argv]).agent_command == expected
+
+
+def test_the_working_directorys_pyproject_fills_what_the_projects_does_not(places: tuple[Path, Path]) -> None:
+    root, cwd = places
+    (root / "pyproject.toml").write_text("[tool.plan-tasks]\nretries = 5\n", encoding="utf-8")
+    (cwd / "pyproject.toml").write_text("[tool.plan-tasks]\nretries = 7\nmax-parallel = 2\n", encoding="utf-8")
+    settings = settings_from_command_line(["plan.md", "--root", str(root)])
+    assert (settings.retries, settings.max_parallel) == (5, 2)
+
+
+@pytest.mark.parametrize(("toml", "message", "hint"), [
+    ('task-runner = "ray"', "`task-runner` in [tool.plan-tasks]: should be 'threads' or 'dask', not 'ray'",
+     "where Prefect runs the tasks: threads of this process, or a Dask cluster"),
+    ("phase-gate = 2", "`phase-gate` in [tool.plan-tasks]: should be less than or equal to 1, not 2", None),
+    ('output-limit = "lots"', "`output-limit` in [tool.plan-tasks]: cannot read size 'lots'",
+     "write it as a number of bytes or with a unit: 50MB, 500kB, 1GB"),
+    ("task_runner = \"dask\"", "unknown setting `task_runner` in [tool.plan-tasks]", "did you mean `task-runner`?"),
+    ("format = \"kiro\"", "unknown setting `format` in [tool.plan-tasks]", None),
+], ids=["a bad choice", "out of range", "a bad size", "a misspelt key", "a per-run option"])
+def test_a_bad_pyproject_setting_is_an_error_located_in_that_file(
+        places: tuple[Path, Path], toml: str, message: str, hint: str | None) -> None:
+    root, _ = places
+    (root / "pyproject.toml").write_text(f"[tool.plan-tasks]\n{toml}\n", encoding="utf-8")
+    with pytest.raises(PlanError) as caught:
+        settings_from_command_line(["plan.md", "--root", str(root)])
+    assert caught.value.message == message
+    assert caught.value.location == str(root / "pyproject.toml")
+    if hint is not None:
+        assert caught.value.hint == hint
+
+
+def test_the_run_options_take_their_help_and_defaults_from_the_settings() -> None:
+    from plan_tasks.cli import build_parser
+
+    run = build_parser("run")._subparsers._group_actions[0].choices["run"]  # type: ignore[union-attr]
+    by_dest = {action.dest: action for action in run._actions}
+    for name, option in setting_options().items():
+        field = RunSettings.model_fields[name]
+        action = by_dest[name]
+        assert option.flag in action.option_strings
+        assert action.default is None  # unset: [tool.plan-tasks], then the model's default, fill it
+        if name != "dialect":
+            assert action.help.startswith(field.description), name
+        if field.default not in (None, (), False):
+            assert f"(default: {field.default:g})" in action.help if isinstance(field.default, float) \
+                else f"(default: {field.default})" in action.help
+
+
+def test_the_flows_parameter_schema_lists_every_setting_with_its_description() -> None:
+    from prefect.utilities.callables import parameter_schema
+
+    from plan_tasks.compile import run_plan
+
+    schema = parameter_schema(run_plan).model_dump()
+    assert list(schema["properties"]) == ["settings"] and schema["required"] == ["settings"]
+    fields = schema["definitions"]["RunSettings"]["properties"]
+    assert list(fields) == list(RunSettings.model_fields)
+    assert all(fields[name]["description"] == field.description for name, field in RunSettings.model_fields.items())
+    assert fields["task_runner"]["enum"] == ["threads", "dask"]
+    assert (fields["phase_gate"]["minimum"], fields["phase_gate"]["maximum"]) == (0.0, 1.0)
 
 
 # -- the agent command ---------------------------------------------------------------------------

@@ -68,7 +68,7 @@ def test_a_bad_output_limit_is_refused_before_the_run_starts(env: dict[str, str]
     result = subprocess.run([sys.executable, "-m", "plan_tasks", "run", "plan.md", "--output-limit", "lots"],
                             cwd=root, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT)
     assert result.returncode == 2
-    assert "error: cannot read size 'lots'" in result.stderr and "hint: write it as" in result.stderr
+    assert "error: `--output-limit`: cannot read size 'lots'" in result.stderr and "hint: write it as" in result.stderr
     assert not (root / "docs").exists()
 
 

@@ -73,10 +73,11 @@ def copy_plan(name: str, root: Path) -> Path:
 
 def run_fixture_plan(name: str, root: Path, **options: Any) -> PlanRun:
     from plan_tasks.compile import run_plan
+    from plan_tasks.run_config import RunSettings
 
     copy_plan(name, root)
     options = {"agent_command": AGENT, "retry_delay_seconds": 0.1, **options}
-    state = run_plan(plan=f"{name}.md", root=str(root), return_state=True, **options)
+    state = run_plan(settings=RunSettings(plan=f"{name}.md", root=str(root), **options), return_state=True)
     return PlanRun(name, root, state)
 
 
