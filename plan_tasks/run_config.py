@@ -52,6 +52,8 @@ class RunSettings:
     dialect: str | None = None  # `--format`: the plan's dialect; None: detected
     output_limit: int | None = None  # bytes a task may print; None: `output-limit` in [tool.plan-tasks], else 50 MB
     tags: tuple[str, ...] = field(default_factory=tuple)
+    task_runner: str = "threads"  # threads, or dask (task_runners)
+    dask_address: str | None = None  # an existing Dask scheduler; None: a LocalCluster for the run
 
     def __post_init__(self) -> None:
         if self.executor not in EXECUTORS:
