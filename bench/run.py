@@ -363,16 +363,18 @@ def _start_server(kind: str, stack: contextlib.ExitStack) -> tuple[float, str]:
         api_url = stack.enter_context(prefect_api())
         return time.perf_counter() - start, str(api_url)
     if kind != "prefect-ephemeral":
-        from prefect.context import refresh_global_settings_context
         from prefect.settings import PREFECT_API_URL, temporary_settings
 
-        stack.callback(refresh_global_settings_context)  # last out: after the environment is restored
+        from plan_tasks.prefect_internals import refresh_global_settings
+
+        stack.callback(refresh_global_settings)  # last out: after the environment is restored
         stack.enter_context(_environ("PREFECT_API_URL", kind))
         stack.enter_context(temporary_settings(updates={PREFECT_API_URL: kind}))
-        refresh_global_settings_context()  # threads without a settings context read the global one
+        refresh_global_settings()  # threads without a settings context read the global one
         return 0.0, kind
     from prefect import flow
-    from prefect.server.api.server import SubprocessASGIServer
+
+    from plan_tasks.prefect_internals import ephemeral_server_api_url
 
     @flow(name="bench-start-server", persist_result=False)
     def start_server() -> int:
@@ -381,20 +383,18 @@ def _start_server(kind: str, stack: contextlib.ExitStack) -> tuple[float, str]:
     start = time.perf_counter()
     start_server()
     elapsed = time.perf_counter() - start
-    server = SubprocessASGIServer()  # the one running instance
-    if server.server_process is None:
+    api_url = ephemeral_server_api_url()
+    if api_url is None:
         raise SystemExit("Prefect did not start its temporary server: is PREFECT_API_URL set in a profile?")
-    return elapsed, server.api_url
+    return elapsed, api_url
 
 
 def _stop_server() -> None:
     """Flush Prefect's event and log workers, then stop Prefect's temporary server."""
-    from prefect.server.api.server import SubprocessASGIServer
-
-    from plan_tasks.local_server import drain_prefect_workers
+    from plan_tasks.prefect_internals import drain_prefect_workers, stop_ephemeral_server
 
     drain_prefect_workers()
-    SubprocessASGIServer().stop()
+    stop_ephemeral_server()
 
 
 # -- part 1: overhead ----------------------------------------------------------
@@ -663,26 +663,23 @@ def _breakdown(contenders: Contenders, root: Path, plan: Path, server_url: str |
     thread time, not wall time; per task they show what each task pays.
     """
     import prefect.concurrency.sync as prefect_concurrency
-    import prefect.task_engine as task_engine
 
-    import plan_tasks.compile as compile_module
     from plan_tasks.run_artifacts import ProgressTicker
+    from plan_tasks.run_driver import RunDriver
     from plan_tasks.run_record import RunRecord
     from plan_tasks.run_report import RunReporter
 
     timers = _Timers()
+    # Public methods only: what the driver does per task, on its own threads.
     targets: list[tuple[Any, str, str]] = [
         (RunRecord, "begin", "status.json: create/sync, run start"),
-        (RunRecord, "started", "status.json: mark in_progress"),
+        (RunRecord, "started_all", "status.json: mark in_progress (a batch per hand-out)"),
         (RunRecord, "completed", "status.json: mark completed"),
         (RunRecord, "end", "status.json: run end"),
         (RunReporter, "task_event", "task event (line + Prefect event)"),
-        (ProgressTicker, "_send", "progress artifact update (own thread)"),
-        (compile_module, "_start_artifacts", "artifacts at start"),
-        (compile_module, "_ensure_global_limit", "global concurrency limit set-up"),
-        (compile_module, "_outcome_table", "outcome table artifact"),
-        (compile_module, "_execute", "_execute (executor + global slot)"),
-        (compile_module, "_on_done", "done callback (finish, event, artifact)"),
+        (ProgressTicker, "stop", "progress artifact: last update"),
+        (RunDriver, "start", "driver: start attempts (status, logs, requests)"),
+        (RunDriver, "succeeded", "driver: settle a success (files, findings, event)"),
         (RunScheduler, "take", "scheduler.take"),
         (RunScheduler, "wait", "scheduler.wait (phase loops idle)"),
     ]
@@ -693,15 +690,8 @@ def _breakdown(contenders: Contenders, root: Path, plan: Path, server_url: str |
             continue
         saved.append((owner, name, original))
         setattr(owner, name, timers.wrap(label, original))
-    emit_factory = getattr(compile_module, "_emit", None)
-    if emit_factory is not None:
-        saved.append((compile_module, "_emit", emit_factory))
-        compile_module._emit = lambda *args: timers.wrap("  of which Prefect emit_event", emit_factory(*args))
     saved.append((prefect_concurrency, "concurrency", prefect_concurrency.concurrency))
     prefect_concurrency.concurrency = timers.wrap_context("global slot", prefect_concurrency.concurrency)
-    if hasattr(task_engine, "_concurrency"):  # Prefect's tag concurrency check: one API call per tagged task run
-        saved.append((task_engine, "_concurrency", task_engine._concurrency))
-        task_engine._concurrency = timers.wrap_context("Prefect tag limit check", task_engine._concurrency)
     try:
         wall, count, slept = RETRIES.measure(
             lambda: contenders.call_plan(root, plan, tasks, 0.0, workers, server_url)[0])

@@ -7,17 +7,20 @@ Shape of a run (the design card's):
   becomes ready or, below phase gate 1, as soon as the phase before it is
   open, so that it exists when its own gate opens (with ``phase_gate=0``
   phases overlap in time);
-* one Prefect task run per plan task, named ``<id> <title>``, submitted only
-  once everything it waits for has finished, with those upstream futures as
-  ``wait_for``: the run graph shows every dependency, sequential chain and file
-  conflict, and no worker thread ever blocks on an upstream task (the known
-  deadlock of small pools with nested waits);
-* retries with exponential backoff and jitter, spent only on transient
-  failures (``retry_condition_fn``); a failed task's dependants are skipped;
-  the flow ends Failed when any task failed.
+* one Prefect task run per attempt of a plan task, named ``<id> <title>``,
+  submitted only once everything it waits for has finished, with those
+  upstream futures as ``wait_for``: the run graph shows every dependency,
+  sequential chain and file conflict, and no worker thread ever blocks on an
+  upstream task (the known deadlock of small pools with nested waits);
+* a task run is pure: a ``TaskRequest`` in, a ``TaskOutcome`` out
+  (``executors.run_task``), so it can run in a thread or on a Dask worker
+  (``task_runners``); the driver (``run_driver``), in this process, writes
+  status.json, the agent's files, findings and events, and retries transient
+  failures with exponential backoff and jitter as new task runs; a failed
+  task's dependants are skipped; the flow ends Failed when any task failed.
 
-The decisions live in Prefect-free modules (``scheduler``, ``run_record``,
-``run_report``, ``executors``), which this module wires to Prefect.
+The decisions live in Prefect-free modules (``scheduler``, ``run_driver``,
+``run_record``, ``run_report``, ``executors``), which this module wires to Prefect.
 """
 
 from __future__ import annotations
@@ -25,7 +28,6 @@ from __future__ import annotations
 import contextvars
 import sys
 import threading
-import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -37,30 +39,29 @@ from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture
 
 from plan_tasks.errors import PlanError
-from plan_tasks.executors import choose_executor
 from plan_tasks.executors.outcome import TaskFailure, TaskRequest
+from plan_tasks.executors.run_task import configure_driver, run_task
 from plan_tasks.global_slots import ensure_global_limit as _ensure_global_limit
 from plan_tasks.global_slots import global_slots
 from plan_tasks.interrupt import STOP
 from plan_tasks.load import LoadedPlan
-from plan_tasks.model import Task
-from plan_tasks.redact import configure as configure_redaction
 from plan_tasks.redact import redact
 from plan_tasks.run_config import RunSettings
 from plan_tasks.run_artifacts import emitter as _emit
 from plan_tasks.run_artifacts import outcome_table as _outcome_table
 from plan_tasks.run_artifacts import start_artifacts as _start_artifacts
 from plan_tasks.run_lock import hold_run_lock, note_run_id
+from plan_tasks.run_driver import RunDriver
 from plan_tasks.run_prepare import PreparedRun, handed_over, prepare_run
-from plan_tasks.run_record import AttemptLog, RunRecord
+from plan_tasks.run_record import RunRecord
 from plan_tasks.run_report import RunReporter
 from plan_tasks.scheduler import RunScheduler
-from plan_tasks.status.paths import resolve_plan
+from plan_tasks.status.paths import PlanPaths, resolve_plan
 from plan_tasks.task_groups import GroupRecorder, after_dead_run
+from plan_tasks.task_runners import task_runner_for
 
 WAIT_SECONDS = 0.5  # how often a phase loop looks again when nothing finished
 SUBFLOW_START_TIMEOUT = 30.0  # longest wait for one phase subflow to start before starting the next
-OUTPUT_TAIL_CHARACTERS = 4000  # of a failed attempt's output, kept for the terminal (the log has it all)
 
 
 class PlanRunFailed(Exception):
@@ -97,191 +98,111 @@ class RunIds:
 
 @dataclass
 class ActiveRun:
-    """Everything the Prefect tasks of one run share (they run as threads of this process)."""
+    """The Prefect side of one run: its driver, and the Prefect objects it runs with."""
 
     key: str
-    settings: RunSettings
-    loaded: LoadedPlan
-    root: Path
-    record: RunRecord
-    scheduler: RunScheduler
-    reporter: RunReporter
-    max_parallel: int
-    agent_command: tuple[str, ...]
-    output_limit: int | None = None
-    protected: tuple[str, ...] = ()  # path patterns FILE blocks may not write (executors.safe_paths)
-    limiter: Any = None
-    groups: GroupRecorder | None = None  # records task process groups for the run after a crash
+    driver: RunDriver
     prefect_task: Any = None  # execute_plan_task with this run's options, built once
-    progress_ticker: Any = None  # run_artifacts.ProgressTicker, once the progress artifact exists
-    runs: RunIds = field(default_factory=lambda: RunIds({}))
-    outcomes: dict[str, dict[str, Any]] = field(default_factory=dict)
-    interrupted: list[str] = field(default_factory=list)  # started, then stopped with the run
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    task_runner: Any = None  # a task runner factory for the phase subflows (None: Prefect's thread pool)
+    crash: str | None = None  # what crashed a phase subflow, if one did
     phase_started: dict[int, threading.Event] = field(default_factory=dict)
 
+    # What run_artifacts reads, by the names it reads them.
+    @property
+    def loaded(self) -> LoadedPlan:
+        return self.driver.loaded
 
-ACTIVE_RUNS: dict[str, ActiveRun] = {}
+    @property
+    def scheduler(self) -> RunScheduler:
+        return self.driver.scheduler
+
+    @property
+    def record(self) -> RunRecord:
+        return self.driver.record
+
+    @property
+    def runs(self) -> RunIds:
+        return self.driver.runs
+
+    @property
+    def outcomes(self) -> dict[str, dict[str, Any]]:
+        return self.driver.outcomes
+
+    @property
+    def settings(self) -> RunSettings:
+        return self.driver.settings
+
+
+ACTIVE_RUNS: dict[str, ActiveRun] = {}  # by key: how a phase subflow (a flow parameter) finds its run
 
 
 # -- the Prefect task ----------------------------------------------------------
 
 
-def _retry_transient(task: Any, task_run: Any, state: Any) -> bool:
-    """Retry only failures an attempt more may fix (see executors.outcome)."""
-    try:
-        state.result()
-    except TaskFailure as failure:
-        return failure.category == "transient"
-    except BaseException:  # noqa: BLE001 - anything unexpected is permanent
-        return False
-    return False
+def run_attempt(request: TaskRequest) -> Any:
+    """Run one attempt of one plan task: a request in, an outcome out, nothing else.
 
-
-@task(cache_policy=NO_CACHE, persist_result=False, retry_condition_fn=_retry_transient)
-def execute_plan_task(run_key: str, task_id: str) -> Any:
-    """Run one plan task with its executor; status.json follows every attempt.
-
-    Returns a Cancelled state, instead of running or failing, once the run is
-    being stopped (Ctrl-C, SIGTERM): the task did not fail, it was interrupted.
+    Returns a Cancelled state, instead of running, once the run is being
+    stopped (Ctrl-C, SIGTERM): the task did not fail, it was interrupted.
+    A module-level function of its own name, so that a Dask worker unpickles
+    it by reference (cloudpickle would otherwise copy it with its globals).
     """
-    from prefect.runtime import task_run
-    from prefect.states import Cancelled
-
-    run = ACTIVE_RUNS[run_key]
     if STOP.requested():
+        from prefect.states import Cancelled
+
         return Cancelled(message=f"not started: the run was stopped ({STOP.name})")
-    plan_task = run.loaded.plan.task_by_id[task_id]
-    attempt = int(task_run.run_count or 1)
-    run.record.started(task_id, attempt)
-    run.reporter.task_event("started" if attempt == 1 else "retrying", task_id, plan_task.title, attempt=attempt)
-    log = _begin_log(run, task_id, attempt)
-    request = TaskRequest(
-        task=plan_task,
-        plan_title=run.loaded.plan.title,
-        phase_name=run.loaded.plan.phase_of(plan_task).name,
-        root=run.root,
-        timeout=run.settings.timeout_seconds,
-        dependency_findings=run.record.findings_of(run.loaded.graph.predecessors[task_id]),
-        agent_command=run.agent_command,
-        on_process_start=run.groups.record if run.groups else None,
-        log_path=log.path if log else None,
-        output_limit=run.output_limit,
-        protected=run.protected,
-    )
-    began = time.monotonic()
-    try:
-        outcome = _execute(run, plan_task, request)
-    except Exception as error:  # noqa: BLE001 - a bug or a surprise fails this task, not the run
-        failure = error if isinstance(error, TaskFailure) else TaskFailure(f"{type(error).__name__}: {error}",
-                                                                             "permanent")
-        # Its message becomes the task run's state message and Prefect's log line: no secrets.
-        failure = TaskFailure(redact(failure.message), failure.category, redact(failure.output))
-        if STOP.requested():
-            _end_log(run, log, f"interrupted ({STOP.name})", failure.output)
-            return Cancelled(message=f"interrupted ({STOP.name})")
-        shown = _end_log(run, log, f"failed, {failure.category}: {failure.message.splitlines()[0]}",
-                         failure.output or failure.message)
-        run.record.failed(task_id, failure.message, failure.category, attempt)
-        with run.lock:
-            run.outcomes[task_id] = {"error": failure.message, "category": failure.category, "attempts": attempt,
-                                     "log": shown, "output": failure.output[-OUTPUT_TAIL_CHARACTERS:]}
-        # The original is kept as the cause (its traceback helps) unless it carries a secret.
-        cause = None if isinstance(error, TaskFailure) or redact(str(error)) != str(error) else error
-        raise failure from cause
-    _end_log(run, log, "completed", outcome.output)
-    run.record.completed(task_id, outcome.findings)
-    with run.lock:
-        run.outcomes[task_id] = {"files": list(outcome.files_written), "attempts": attempt,
-                                 "seconds": time.monotonic() - began}
-    return None
+    with global_slots(request.slots, request.slots):
+        return run_task(request)
 
 
-def _begin_log(run: ActiveRun, task_id: str, attempt: int) -> AttemptLog | None:
-    """Open the attempt's part of the task's log file, where its output streams (None if it cannot be)."""
-    try:
-        return run.record.begin_attempt_log(task_id, attempt)
-    except OSError as error:
-        print(f"plan-tasks: warning: could not write the log of task {task_id}: {error}", file=sys.stderr)
-        return None
-
-
-def _end_log(run: ActiveRun, log: AttemptLog | None, heading: str, output: str) -> str | None:
-    """Close the attempt's part of the log; the log's path as the terminal shows it
-    (None when it could not be written)."""
-    from plan_tasks.run_report import display_path
-
-    if log is None:
-        return None
-    try:
-        return display_path(run.record.end_attempt_log(log, heading, output))
-    except OSError as error:
-        print(f"plan-tasks: warning: could not write the log of task {log.task_id}: {error}", file=sys.stderr)
-        return None
-
-
-def _execute(run: ActiveRun, plan_task: Task, request: TaskRequest) -> Any:
-    from plan_tasks.executors.agent import run_agent
-    from plan_tasks.executors.python_call import run_python
-    from plan_tasks.executors.shell import run_shell
-
-    kind = choose_executor(plan_task, run.settings.executor)
-    with global_slots(plan_task.weight, run.max_parallel):
-        if kind == "agent" and run.limiter is not None:
-            run.limiter.acquire()
-        return {"shell": run_shell, "agent": run_agent, "python": run_python}[kind](request)
-
-
-# -- phases and the plan ---------------------------------------------------------
+execute_plan_task = task(run_attempt, name="plan-task", cache_policy=NO_CACHE, persist_result=False)
 
 
 def _on_done(run: ActiveRun, task_id: str, future: PrefectFuture[Any]) -> None:
-    """A task run ended (after its retries): settle it, skip its dependants, report."""
+    """An attempt's task run ended: hand its outcome to the driver."""
+    driver = run.driver
     try:
         # The wrapped future is done, so wait() returns at once; it also records the
         # final state, which `state` would otherwise read from the API, possibly stale.
         future.wait()
         state = future.state
-        succeeded, interrupted, message = state.is_completed(), state.is_cancelled(), state.message
-    except Exception as error:  # noqa: BLE001 - an unreadable state must not hang the run
-        succeeded, interrupted, message = False, False, f"state unavailable: {error}"
-    # Always, or the phase loops would wait forever.
-    skipped = run.scheduler.finish(task_id, succeeded, interrupted=interrupted)
-    try:
-        if interrupted:
-            _report_interrupted(run, task_id, message)
+        if state.is_completed():
+            driver.succeeded(task_id, future.result())
             return
-        _report_done(run, task_id, succeeded, message, skipped)
-    except Exception as error:  # noqa: BLE001 - reporting must not stop the run
-        print(f"plan-tasks: warning: could not record the end of task {task_id}: {error}", file=sys.stderr)
+        message = state.message
+        error = None if state.is_cancelled() else future.result(raise_on_failure=False)
+    except Exception as surprise:  # noqa: BLE001 - an unreadable state must not hang the run
+        message, error = f"state unavailable: {surprise}", surprise
+    try:
+        if error is None or STOP.requested():
+            driver.stopped(task_id, message)
+        elif isinstance(error, TaskFailure):
+            driver.failed(task_id, error)
+        else:
+            driver.failed(task_id, TaskFailure(redact(f"{type(error).__name__}: {error}"), "permanent"))
+    except Exception as surprise:  # noqa: BLE001 - always settled, or the phase loops would wait forever
+        print(f"plan-tasks: warning: could not record the end of task {task_id}: {surprise}", file=sys.stderr)
+        driver.scheduler.finish(task_id, False)
 
 
-def _report_interrupted(run: ActiveRun, task_id: str, message: str | None) -> None:
-    """A task stopped with the run (or never started): back to pending, said once."""
-    if run.record.was_started(task_id):
-        run.record.interrupted(task_id, f"interrupted by {STOP.name}; runs again on the next `plan-tasks run`")
-        with run.lock:
-            run.interrupted.append(task_id)
-        run.reporter.task_event("interrupted", task_id, run.loaded.plan.task_by_id[task_id].title,
-                                reason=message or STOP.name)
+# -- phases and the plan ---------------------------------------------------------
 
 
-def _report_done(run: ActiveRun, task_id: str, succeeded: bool, message: str | None, skipped: list[str]) -> None:
-    plan = run.loaded.plan
-    title = plan.task_by_id[task_id].title
-    outcome = run.outcomes.get(task_id, {})
-    if succeeded:
-        run.reporter.task_event("completed", task_id, title, duration_seconds=outcome.get("seconds"))
-    else:
-        run.reporter.task_event("failed", task_id, title, error=outcome.get("error", message),
-                                category=outcome.get("category", "permanent"), log=outcome.get("log"),
-                                output=outcome.get("output", ""))
-    if skipped:
-        reasons = {skipped_id: run.scheduler.skip_reasons[skipped_id] for skipped_id in skipped}
-        run.record.skipped(skipped, reasons, run.scheduler.skipped_because_of)
-        for skipped_id in skipped:
-            run.reporter.task_event("skipped", skipped_id, plan.task_by_id[skipped_id].title,
-                                    reason=reasons[skipped_id])
+def _submit(run: ActiveRun, requests: list[TaskRequest]) -> list[PrefectFuture[Any]]:
+    """Submit attempts whose start is on record; upstream futures become ``wait_for`` edges."""
+    futures = run.runs.futures
+    submitted = []
+    for request in requests:
+        task_id = request.task.id
+        with run.driver.lock:
+            upstream = [futures[p] for p in run.loaded.graph.predecessors[task_id] if p in futures]
+        future = run.prefect_task.submit(request, wait_for=upstream)
+        with run.driver.lock:
+            futures[task_id] = future
+        run.driver.announce(task_id)
+        future.add_done_callback(lambda done, task_id=task_id: _on_done(run, task_id, done))
+        submitted.append(future)
+    return submitted
 
 
 def _fixed(name: str) -> Any:
@@ -289,58 +210,55 @@ def _fixed(name: str) -> Any:
 
 
 def _task_run_name(parameters: dict[str, Any]) -> str:
-    """``<id> <title>``; a callable, as Prefect would format a string name with the
-    parameters, and titles contain braces (`GET /reports/{id}`)."""
-    task_id = str(parameters.get("task_id", ""))
-    run = ACTIVE_RUNS.get(str(parameters.get("run_key", "")))
-    title = run.loaded.plan.task_by_id[task_id].title if run and task_id in run.loaded.plan.task_by_id else ""
-    return f"{task_id} {title}".strip()[:200] or "plan-task"
+    """``<id> <title>`` (``(attempt N)`` after it, for a retry); a callable, as Prefect
+    would format a string name with the parameters, and titles contain braces."""
+    request = parameters.get("request")
+    if not isinstance(request, TaskRequest):
+        return "plan-task"
+    name = f"{request.task.id} {request.task.title}".strip()[:200]
+    return name + (f" (attempt {request.attempt})" if request.attempt > 1 else "")
 
 
 def _prefect_task(run: ActiveRun) -> Any:
     """The run's one Prefect task: ``with_options`` rebuilds a task (and reads its
-    source), too slow to do for every submission."""
-    from prefect.tasks import exponential_backoff
-
-    delays = exponential_backoff(backoff_factor=run.settings.retry_delay_seconds)(max(run.settings.retries, 1))
+    source), too slow to do for every submission. No Prefect retries: the driver
+    retries, so every attempt is on record wherever it runs (``run_driver``)."""
     return execute_plan_task.with_options(
         name="plan-task",
         task_run_name=_task_run_name,
-        retries=run.settings.retries,
-        retry_delay_seconds=delays,
-        retry_jitter_factor=0.5,
         # No default tag: Prefect checks tag concurrency limits on the server for every
         # tagged task run, one more contended write per task on SQLite.
         tags=list(run.settings.tags),
     )
 
 
-@flow(persist_result=False, log_prints=False)
-def run_phase(run_key: str, phase_index: int) -> Any:
-    """One phase: submit its tasks as they become ready, until all have settled."""
+def phase_loop(run_key: str, phase_index: int) -> Any:
+    """One phase: submit its tasks (and their retries) as they become ready, until all have settled.
+
+    Wrapped as the flow ``run_phase`` under another name: a task runner that
+    ships work to other processes (Dask) pickles the flow run's context, flow
+    function included, and a function pickles by reference only when its
+    module's attribute of that name is the function itself.
+    """
     from prefect.context import FlowRunContext
 
     run = ACTIVE_RUNS[run_key]
+    driver, scheduler = run.driver, run.driver.scheduler
     run.runs.phase_flow_runs[phase_index] = FlowRunContext.get().flow_run.id
     run.phase_started.setdefault(phase_index, threading.Event()).set()
-    graph = run.loaded.graph
     mine: list[PrefectFuture[Any]] = []
-    while not run.scheduler.phase_settled(phase_index):
-        finishes = run.scheduler.finishes
-        for task_id in run.scheduler.take(phase_index):
-            with run.lock:
-                upstream = [run.runs.futures[p] for p in graph.predecessors[task_id] if p in run.runs.futures]
-            future = run.prefect_task.submit(run_key, task_id, wait_for=upstream)
-            with run.lock:
-                run.runs.futures[task_id] = future
-            future.add_done_callback(lambda done, task_id=task_id: _on_done(run, task_id, done))
-            mine.append(future)
-        run.scheduler.wait(WAIT_SECONDS, finishes)
+    while not scheduler.phase_settled(phase_index):
+        finishes = scheduler.finishes
+        starts = [(task_id, 1) for task_id in scheduler.take(phase_index)] + driver.due_retries(phase_index)
+        if starts:
+            mine += _submit(run, driver.start(starts))
+        retry_in = driver.next_retry_in(phase_index)
+        scheduler.wait(WAIT_SECONDS if retry_in is None else min(WAIT_SECONDS, retry_in), finishes)
     for future in mine:
         future.wait()
-    states = {task_id: run.scheduler.state(task_id) for task_id in run.loaded.plan.phases[phase_index].task_ids}
+    states = {task_id: scheduler.state(task_id) for task_id in run.loaded.plan.phases[phase_index].task_ids}
     failed = [task_id for task_id, state in states.items() if state == "failed"]
-    if run.scheduler.cancelled and any(state in ("interrupted", "cancelled") for state in states.values()):
+    if scheduler.cancelled and any(state in ("interrupted", "cancelled") for state in states.values()):
         from prefect.states import Cancelled
 
         return Cancelled(message=f"stopped by {STOP.name}")
@@ -350,9 +268,13 @@ def run_phase(run_key: str, phase_index: int) -> Any:
     return None
 
 
+run_phase = flow(phase_loop, name="plan-phase", persist_result=False, log_prints=False)
+
+
 def _phase_runner(run: ActiveRun, phase_index: int) -> Any:
     phase = run.loaded.plan.phases[phase_index]
-    subflow = run_phase.with_options(name="plan-phase", flow_run_name=_fixed(phase.name[:200]))
+    options: dict[str, Any] = {"task_runner": run.task_runner()} if run.task_runner else {}
+    subflow = run_phase.with_options(name="plan-phase", flow_run_name=_fixed(phase.name[:200]), **options)
     # Each thread needs its own copy of the parent flow's context, so the
     # subflow is recorded as a child of this plan's flow run.
     context = contextvars.copy_context()
@@ -360,7 +282,11 @@ def _phase_runner(run: ActiveRun, phase_index: int) -> Any:
     def run_subflow() -> Any:
         # return_state: a phase with failed tasks ends Failed without crashing the
         # parent; the plan's flow run reports the failures itself.
-        return subflow(run.key, phase_index, return_state=True)
+        state = subflow(run.key, phase_index, return_state=True)
+        crash = _crash_of(state)
+        if crash:  # the other phases would wait forever for its tasks
+            _settle_after_crash(run, crash)
+        return state
 
     return lambda: context.run(run_subflow)
 
@@ -396,6 +322,33 @@ def _start_and_wait_for_phases(run: ActiveRun) -> None:
                 run.scheduler.wait(WAIT_SECONDS)
         for done in running:
             done.result()
+    if run.crash:
+        raise PhaseCrashed(f"a phase subflow crashed: {run.crash}")
+
+
+class PhaseCrashed(Exception):
+    """A phase subflow ended by an error of plan-tasks or Prefect, not of a task."""
+
+
+def _crash_of(state: Any) -> str | None:
+    """What crashed a phase subflow, from its final state; None if it ran to its end."""
+    if state is None or not (state.is_failed() or state.is_crashed()):
+        return None
+    error = state.result(raise_on_failure=False)
+    if isinstance(error, PlanRunFailed):
+        return None  # it ran to its end: some of its tasks failed
+    return redact(f"{type(error).__name__}: {error}" if isinstance(error, BaseException) else str(state.message))
+
+
+def _settle_after_crash(run: ActiveRun, crash: str) -> None:
+    """Stop the run: nothing more is handed out, and tasks handed out but never
+    settled go back to pending, saying why."""
+    run.crash = run.crash or crash
+    run.driver.stop_name = f"a crash of the run ({crash[:200]})"
+    run.scheduler.cancel()
+    for task_id in list(run.driver.attempts):
+        if run.scheduler.state(task_id) == "running":
+            run.driver.stopped(task_id, crash)
 
 
 def _time_to_start(run: ActiveRun, phase_index: int) -> bool:
@@ -419,8 +372,14 @@ def _stop(run: ActiveRun) -> None:
     """Ctrl-C or SIGTERM: hand out nothing more, terminate the running task processes."""
     from plan_tasks.executors.process import stop_all
 
+    run.driver.stop_name = STOP.name
     run.scheduler.cancel()
+    run.driver.drop_retries()
     stop_all()
+    for future in list(run.runs.futures.values()):
+        remote = getattr(future, "wrapped_future", None)  # a Dask future: its worker's process is not ours
+        if remote is not None and hasattr(remote, "cancel") and not remote.done():
+            remote.cancel()
 
 
 def _flow_run_name() -> str:
@@ -455,16 +414,14 @@ def run_plan(settings: RunSettings) -> dict[str, Any]:
 def execute(prepared: PreparedRun, stream: Any = None) -> dict[str, Any]:
     """The body of ``run_plan``; must run inside a flow run. Holds the plan's run
     lock throughout (already held when the CLI started the run: it is reentrant)."""
-    from plan_tasks.executors.log_stream import set_log_filter
-
     paths = prepared.paths
-    configure_redaction(list(prepared.redactions))
-    set_log_filter(redact)  # output streamed into the task logs is redacted line by line too
+    configure_driver(paths.root, list(prepared.redactions))
     with hold_run_lock(paths, on_dead_holder=lambda holder: after_dead_run(paths, holder)):
         return _execute_plan(prepared, stream)
 
 
-def _execute_plan(prepared: PreparedRun, stream: Any) -> dict[str, Any]:
+def _new_run(prepared: PreparedRun, stream: Any) -> ActiveRun:
+    """Record the run's start and set up its driver, from the prepared run."""
     settings, paths, loaded, max_parallel = prepared.settings, prepared.paths, prepared.loaded, prepared.max_parallel
     record = RunRecord(paths, loaded.plan, update_plan=settings.update_plan, deferred=True)
     record.begin(prepared.indexed)
@@ -476,45 +433,60 @@ def _execute_plan(prepared: PreparedRun, stream: Any) -> dict[str, Any]:
     runs = RunIds.of_current_flow_run(loaded.graph.phase_of)
     reporter = RunReporter(paths.name, scheduler.progress, max_parallel, events_jsonl=settings.events_jsonl,
                            emit=_emit(paths.name, runs.of_task), stream=stream)
-    root = paths.root
-    root.mkdir(parents=True, exist_ok=True)
-    if str(root) not in sys.path:
-        sys.path.insert(0, str(root))  # `Call: pkg.mod:fn` imports from the project
-    run = ActiveRun(key=uuid.uuid4().hex, settings=settings, loaded=loaded, root=root, record=record,
-                    scheduler=scheduler, reporter=reporter, max_parallel=max_parallel, runs=runs,
-                    agent_command=prepared.agent_command, output_limit=prepared.output_limit,
-                    protected=prepared.protected)
+    paths.root.mkdir(parents=True, exist_ok=True)
+    driver = RunDriver(settings=settings, loaded=loaded, root=paths.root, record=record, scheduler=scheduler,
+                       reporter=reporter, max_parallel=max_parallel, runs=runs,
+                       agent_command=prepared.agent_command, output_limit=prepared.output_limit,
+                       protected=prepared.protected)
     if settings.rate_limit_per_second:
         from plan_tasks.rate_limit import RateLimiter
 
-        run.limiter = RateLimiter(settings.rate_limit_per_second)
+        driver.limiter = RateLimiter(settings.rate_limit_per_second)
+    run = ActiveRun(key=uuid.uuid4().hex, driver=driver)
     run.prefect_task = _prefect_task(run)
-    run.groups = GroupRecorder(paths)
+    return run
+
+
+def _execute_plan(prepared: PreparedRun, stream: Any) -> dict[str, Any]:
+    from plan_tasks.executors.process import set_start_listener
+
+    settings, paths = prepared.settings, prepared.paths
+    run = _new_run(prepared, stream)
+    driver, scheduler, record = run.driver, run.driver.scheduler, run.driver.record
+    groups = GroupRecorder(paths)
+    set_start_listener(groups.record)  # task processes of this process, for the cleanup after a crash
     ACTIVE_RUNS[run.key] = run
-    _ensure_global_limit(max_parallel)
+    _ensure_global_limit(driver.max_parallel)
     _start_artifacts(run)
     forget_stop = STOP.on_stop(lambda: _stop(run))
     try:
-        _drive_phases(run)
+        with task_runner_for(settings, driver.max_parallel) as run.task_runner:
+            _drive_phases(run)
     finally:
         forget_stop()
+        set_start_listener(None)
         ACTIVE_RUNS.pop(run.key, None)
         progress = scheduler.progress
         for error in record.end(progress.completed, progress.failed):
             print(f"plan-tasks: warning: {error}", file=sys.stderr)
         record.close()
-        run.groups.close()
-        if run.progress_ticker is not None:
-            run.progress_ticker.stop()
+        groups.close()
+        if driver.progress_ticker is not None:
+            driver.progress_ticker.stop()
         _outcome_table(run)
-        reporter.close()
-    summary = {"plan": paths.plan_ref, "runId": record.run_id, "total": progress.total,
+        driver.reporter.close()
+    return _summary(run, paths)
+
+
+def _summary(run: ActiveRun, paths: PlanPaths) -> dict[str, Any]:
+    driver, progress = run.driver, run.driver.scheduler.progress
+    summary = {"plan": paths.plan_ref, "runId": driver.record.run_id, "total": progress.total,
                "completed": progress.completed, "failed": progress.failed, "skipped": progress.skipped,
                "statusFile": paths.relative(paths.status_file)}
-    if scheduler.cancelled:
-        summary["interrupted"] = sorted(run.interrupted, key=loaded.graph.order.__getitem__)
+    if driver.scheduler.cancelled:
+        summary["interrupted"] = sorted(driver.interrupted, key=run.loaded.graph.order.__getitem__)
         summary["notStarted"] = (progress.total - progress.completed - progress.failed - progress.skipped
-                                 - len(run.interrupted))
+                                 - len(driver.interrupted))
         summary["stopped"] = f"stopped by {STOP.name}"
         return summary
     if progress.failed:

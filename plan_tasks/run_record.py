@@ -171,6 +171,21 @@ class RunRecord:
             snapshot = {"tasks": [dict(task) for task in document["tasks"]]}
         return snapshot
 
+    def started_all(self, starts: list[tuple[str, int]]) -> None:
+        """:meth:`started` for several attempts ``(task id, number)`` at once: one write, one wait."""
+        if not starts:
+            return
+        at = doc.now_iso()
+        self._started.update(task_id for task_id, _ in starts)
+
+        def change(document: doc.Document) -> None:
+            for task_id, attempt in starts:
+                task = doc.set_status(document, task_id, "in_progress", at=at)
+                if attempt > 1 or "retryCount" in task:
+                    task["retryCount"] = attempt - 1
+
+        self._change(change, wait=True)
+
     def started(self, task_id: str, attempt: int = 1) -> None:
         """Mark an attempt's start; from the second attempt on, ``retryCount`` counts the retries.
 
@@ -179,15 +194,7 @@ class RunRecord:
         ``next`` sees it taken, and a run killed at any moment leaves every
         task that may have started ``in_progress`` (it runs again on resume).
         """
-        at = doc.now_iso()
-        self._started.add(task_id)
-
-        def change(document: doc.Document) -> None:
-            task = doc.set_status(document, task_id, "in_progress", at=at)
-            if attempt > 1 or "retryCount" in task:
-                task["retryCount"] = attempt - 1  # a new run's first attempt starts the retry budget afresh
-
-        self._change(change, wait=True)
+        self.started_all([(task_id, attempt)])  # a new run's first attempt starts the retry budget afresh
 
     def completed(self, task_id: str, findings: str | None) -> None:
         findings_path = None

@@ -220,6 +220,34 @@ def test_a_stopped_run_ends_its_tasks_and_server_and_resumes(env: dict[str, str]
     assert [executions(root, task_id) for task_id in ("1.1", "1.2", "1.3", "2.1")] == [2, 1, 2, 1]
 
 
+RETRYING_PLAN = """\
+# Plan: Waits to retry
+
+## Phase 1: Work
+
+- [ ] 1.1 Fails with a passing fault
+  Run: `echo run >> runs-1.1; exit 75`
+"""
+
+
+def test_ctrl_c_during_a_retry_delay_stops_at_once_and_the_task_is_pending(env: dict[str, str],
+                                                                           tmp_path: Path) -> None:
+    root = project(tmp_path, RETRYING_PLAN)
+    process = subprocess.Popen([sys.executable, "-m", "plan_tasks", "run", "plan.md", "--executor", "shell",
+                                "--retry-delay", "120"], cwd=root, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+    status = root / "docs/plan-outputs/plan/status.json"
+    deadline = time.monotonic() + RUN_TIMEOUT
+    while not (status.exists() and tasks(root)["1.1"]["status"] == "failed"):  # the first attempt has failed
+        assert time.monotonic() < deadline and process.poll() is None, "the first attempt never failed"
+        time.sleep(0.1)
+    took, _, stderr = stop_and_time(process, lambda: os.killpg(process.pid, signal.SIGINT))
+    assert process.returncode == 130, stderr
+    assert took < STOP_BUDGET_SECONDS, f"took {took:.1f} s to stop: it waited for the retry"
+    assert executions(root, "1.1") == 1
+    assert tasks(root)["1.1"]["status"] == "pending"  # runs again, with a fresh retry budget, next time
+
+
 def test_a_second_ctrl_c_exits_at_once(env: dict[str, str], tmp_path: Path) -> None:
     root = project(tmp_path, STUBBORN_PLAN)
     process = start(env, root)

@@ -4,8 +4,8 @@ The command (an argv list, e.g. a coding agent's non-interactive mode, or
 ``python examples/fake_agent.py`` offline) gets a prompt on stdin built from
 the plan title, the phase, the task's text, the files it names (with their
 current content) and the findings of the tasks it depends on. Its answer's
-FILE blocks are written by plan-tasks (``file_blocks``); the rest is the task's
-findings.
+FILE blocks are written by plan-tasks (``file_blocks``), in a run by its
+driver (``ask_agent`` returns them); the rest is the task's findings.
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ from __future__ import annotations
 import codecs
 import os
 import re
+from dataclasses import replace
 
-from plan_tasks.executors.answer import scan_answer
-from plan_tasks.executors.file_blocks import read_inside, write_blocks
+from plan_tasks.executors.answer import FileBlock, scan_answer
+from plan_tasks.executors.file_blocks import check_blocks, read_inside, write_blocks
 from plan_tasks.executors.outcome import TaskFailure, TaskOutcome, TaskRequest, classify_exit, output_over_limit
 from plan_tasks.executors.log_stream import open_log
 from plan_tasks.executors.process import Finished, answer_file, run_process
@@ -66,6 +67,15 @@ def _file_section(request: TaskRequest, path: str) -> str:
 
 
 def run_agent(request: TaskRequest) -> TaskOutcome:
+    """Ask the agent and write its FILE blocks here (all or none)."""
+    outcome = ask_agent(request)
+    written = write_blocks(request.root, outcome.blocks, request.protected)
+    return replace(outcome, blocks=(), files_written=tuple(written))
+
+
+def ask_agent(request: TaskRequest) -> TaskOutcome:
+    """Ask the agent; its FILE blocks come back checked (paths, sizes, encoding)
+    but not written, for the run's driver to write."""
     if not request.agent_command:
         raise TaskFailure(
             "no agent command configured (set `agent-command` in [tool.plan-tasks], "
@@ -75,7 +85,7 @@ def run_agent(request: TaskRequest) -> TaskOutcome:
         try:
             finished = run_process(list(request.agent_command), request.root, stdin=build_prompt(request),
                                    timeout=request.timeout, env=env, output=output, log=log,
-                                   output_limit=request.output_limit, on_start=request.on_process_start)
+                                   output_limit=request.output_limit)
         except FileNotFoundError:
             raise TaskFailure(f"agent command not found: {request.agent_command[0]}", "permanent") from None
         except OSError as error:  # not executable, a directory...: no retry will change that
@@ -84,8 +94,9 @@ def run_agent(request: TaskRequest) -> TaskOutcome:
         _check_finished(finished, request)
         # The whole answer as printed, read back from its file, not the tail kept in memory.
         answer = scan_answer(output, finished.output_start, finished.output_bytes, request.block_limit)
-        written = write_blocks(request.root, answer.blocks, request.protected)
-    return TaskOutcome(output=finished.output, findings=answer.findings or None, files_written=tuple(written))
+        check_blocks(request.root, answer.blocks, request.protected)
+        blocks = tuple(FileBlock(block.path, b"".join(block.chunks()).decode("utf-8")) for block in answer.blocks)
+    return TaskOutcome(output=finished.output, findings=answer.findings or None, blocks=blocks)
 
 
 def _check_finished(finished: Finished, request: TaskRequest) -> None:

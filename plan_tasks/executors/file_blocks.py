@@ -74,6 +74,11 @@ def write_blocks(root: Path, blocks: Sequence[Block], protected: tuple[str, ...]
     return [block.path for block in blocks]
 
 
+def check_blocks(root: Path, blocks: Sequence[Block], protected: tuple[str, ...] = ()) -> None:
+    """Raise the TaskFailure that :func:`write_blocks` would for a bad path, writing nothing."""
+    _checked_targets(Path(os.path.realpath(root)), blocks, protected)
+
+
 def _checked_targets(real_root: Path, blocks: Sequence[Block], protected: tuple[str, ...]) -> list[tuple[Path, Block]]:
     targets: list[tuple[Path, Block]] = []
     seen: set[Path] = set()

@@ -10,12 +10,14 @@ on transient failures.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from plan_tasks.model import Task
+
+if TYPE_CHECKING:
+    from plan_tasks.executors.answer import FileBlock
 
 Category = Literal["transient", "permanent", "interrupted"]  # interrupted: the run was stopped (never retried)
 
@@ -32,27 +34,38 @@ TRANSIENT_TEXT = re.compile(
 
 @dataclass(frozen=True)
 class TaskRequest:
-    """Everything an executor may use to run one task."""
+    """Everything an executor may use to run one attempt of one task.
+
+    Plain data, picklable: a Prefect task gets it as its one parameter and
+    may run in another process (a Dask worker). ``log_path`` is in the
+    project's output folder on the machine that runs the attempt.
+    """
 
     task: Task
     plan_title: str
     phase_name: str
     root: Path
+    executor: str = "agent"  # shell, agent or python (executors.choose_executor)
+    attempt: int = 1
     timeout: float | None = None
     dependency_findings: dict[str, str] = field(default_factory=dict)
     agent_command: tuple[str, ...] = ()
-    on_process_start: Callable[[int], None] | None = None  # told each task process group as it starts
     log_path: Path | None = None  # where the attempt's output is appended as it arrives
     output_limit: int | None = OUTPUT_LIMIT  # bytes of output before the attempt is ended
     block_limit: int = BLOCK_LIMIT  # bytes of one FILE block
     protected: tuple[str, ...] = ()  # patterns of paths inside the root that FILE blocks may not write
+    slots: int = 1  # slots of a shared server's global concurrency limit the attempt holds
 
 
 @dataclass(frozen=True)
 class TaskOutcome:
+    """What one successful attempt gives back; plain data, picklable."""
+
     output: str = ""
     findings: str | None = None  # saved as the task's findings when set
-    files_written: tuple[str, ...] = ()
+    files_written: tuple[str, ...] = ()  # FILE blocks already written (``run_agent``)
+    blocks: tuple[FileBlock, ...] = ()  # FILE blocks checked but not written: the driver writes them
+    seconds: float = 0.0  # how long the attempt ran
 
 
 class TaskFailure(Exception):
@@ -66,6 +79,11 @@ class TaskFailure(Exception):
 
     def __str__(self) -> str:
         return f"{self.category}: {self.message}"
+
+    def __reduce__(self) -> tuple[type[TaskFailure], tuple[str, str, str]]:
+        # Pickled across processes (a Dask worker's failure reaches the driver): the
+        # default would rebuild it from ``args``, the message alone.
+        return (TaskFailure, (self.message, self.category, self.output))
 
 
 def classify_exit(returncode: int, output: str) -> Category:

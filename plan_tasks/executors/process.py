@@ -42,6 +42,7 @@ CHUNK_BYTES = 1 << 16
 DRAIN_SECONDS = 2.0  # after a kill, how long to read what is left before giving up on the pipe
 STOP_GRACE_SECONDS = 2.0  # a stopped run's task groups get this long after SIGTERM, then SIGKILL
 
+_start_listener: Callable[[int], None] | None = None  # told every task process group as it starts
 _running: dict[int, subprocess.Popen[bytes]] = {}  # process group id -> its leader, while it runs
 _running_lock = threading.Lock()
 _stopping = threading.Event()
@@ -115,8 +116,9 @@ def run_process(argv: list[str], cwd: Path, *, stdin: str | None = None, timeout
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
     )
     guard.watch(process.pid)
-    if on_start is not None:
-        on_start(process.pid)
+    for listener in (_start_listener, on_start):
+        if listener is not None:
+            listener(process.pid)
     with _running_lock:
         _running[process.pid] = process
         stopping = _stopping.is_set()
@@ -195,6 +197,13 @@ def _drain(pipe: BinaryIO | None) -> None:
             pipe.close()
         except OSError:
             pass
+
+
+def set_start_listener(listener: Callable[[int], None] | None) -> None:
+    """Tell ``listener`` the group of every task process this process starts
+    (the run's driver records them for the cleanup after a crash); None stops it."""
+    global _start_listener
+    _start_listener = listener
 
 
 def stop_all(grace: float = STOP_GRACE_SECONDS) -> int:

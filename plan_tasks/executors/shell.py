@@ -18,7 +18,7 @@ def run_shell(request: TaskRequest) -> TaskOutcome:
     shell = shutil.which("bash") or "/bin/sh"
     with open_log(request.log_path) as log:
         finished = run_process([shell, "-e", "-c", script], request.root, timeout=request.timeout,
-                               log=log, output_limit=request.output_limit, on_start=request.on_process_start)
+                               log=log, output_limit=request.output_limit)
     if finished.over_limit and request.output_limit is not None:
         raise output_over_limit(request.output_limit, finished.output)
     if finished.timed_out:
