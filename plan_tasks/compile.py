@@ -174,7 +174,9 @@ def _on_done(run: ActiveRun, task_id: str, future: PrefectFuture[Any]) -> None:
     except Exception as surprise:  # noqa: BLE001 - an unreadable state must not hang the run
         message, error = f"state unavailable: {surprise}", surprise
     try:
-        if error is None or STOP.requested():
+        if STOP.requested():
+            driver.stopped(task_id, f"interrupted ({STOP.name})")
+        elif error is None:
             driver.stopped(task_id, message)
         elif isinstance(error, TaskFailure):
             driver.failed(task_id, error)

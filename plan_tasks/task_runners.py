@@ -16,6 +16,7 @@ agent tasks, whose FILE blocks come back to the run's process.
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import os
 from collections.abc import Callable, Iterator
@@ -52,9 +53,16 @@ def _local_cluster(max_parallel: int) -> Iterator[Any]:
     from distributed import LocalCluster
 
     workers = max(1, min(max_parallel, os.cpu_count() or 1))
+    quiet = logging.getLogger("distributed")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)  # its INFO lines, and the tracebacks of connections closed at the end
     cluster = LocalCluster(n_workers=workers, threads_per_worker=math.ceil(max_parallel / workers),
-                           processes=True, dashboard_address=None, host="127.0.0.1")
+                           processes=True, dashboard_address=None, host="127.0.0.1",
+                           preload=["plan_tasks.dask_worker"])  # workers leave Ctrl-C to the run
     try:
         yield cluster
     finally:
-        cluster.close()
+        try:
+            cluster.close()
+        finally:
+            quiet.setLevel(level)
