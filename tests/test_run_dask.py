@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from server_helpers import prefect_env
 
 pytest.importorskip("prefect_dask", reason="the Dask extra: pip install 'plan-tasks[dask]'")
 
@@ -61,15 +62,7 @@ SLOW_PLAN = """\
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    values = {name: value for name, value in os.environ.items()
-              if not name.startswith("PREFECT_") and name != "PLAN_TASKS_AGENT_COMMAND"}
-    values.update(
-        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-        PLAN_TASKS_CACHE_DIR=str(tmp_path / "plan-cache"),
-        PREFECT_HOME=str(tmp_path / "prefect-home"),
-        PREFECT_SERVER_ANALYTICS_ENABLED="false",
-    )
-    return values
+    return prefect_env(tmp_path / "prefect-home", PLAN_TASKS_CACHE_DIR=str(tmp_path / "plan-cache"))
 
 
 def project(tmp_path: Path, text: str) -> Path:
@@ -99,11 +92,7 @@ def dask_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess
     tmp_path = tmp_path_factory.mktemp("dask")
     root = project(tmp_path, PLAN)
     (root / "src").mkdir()
-    env = {name: value for name, value in os.environ.items()
-           if not name.startswith("PREFECT_") and name != "PLAN_TASKS_AGENT_COMMAND"}
-    env.update(PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-               PLAN_TASKS_CACHE_DIR=str(tmp_path / "plan-cache"), PREFECT_HOME=str(tmp_path / "prefect-home"),
-               PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    env = prefect_env(tmp_path / "prefect-home", PLAN_TASKS_CACHE_DIR=str(tmp_path / "plan-cache"))
     # Tasks with a `Run:` line are shell tasks; 2.1 has none, so the default executor (the agent) runs it.
     process = subprocess.Popen(run_command("--max-parallel", "4"), cwd=root, env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
