@@ -8,7 +8,7 @@ flow, and makespan against a lower bound and the seed's batch loop.
 
 Everything runs in this one process against one Prefect server
 (``--server``): by default the local server a plain ``plan-tasks run`` starts
-when no ``PREFECT_API_URL`` is set (``plan_tasks/local_server.py``: Prefect's
+when no ``PREFECT_API_URL`` is set (``plan_tasks/prefect/local_server.py``: Prefect's
 server app on SQLite, with lock conflicts replayed in the server);
 ``prefect-ephemeral`` is Prefect's own temporary server, started by the first
 flow call; a URL is a running server (say, one on PostgreSQL).
@@ -19,7 +19,7 @@ alike; plan-tasks' own progress lines go to a buffer.
 
 Part 1, overhead. A plan of ``--tasks`` no-op tasks (5 phases, no
 dependencies, each ``Call: `bench_tasks:noop```) goes through
-``plan_tasks.compile.run_plan`` with ``max_parallel`` = ``--workers``, and the
+``plan_tasks.prefect.flow.run_plan`` with ``max_parallel`` = ``--workers``, and the
 same number of no-op ``@task`` runs go through a hand-written flow with
 ``ThreadPoolTaskRunner(max_workers=--workers)`` (all submitted, then waited
 for). Contenders, timed as the wall time of the flow call, interleaved round
@@ -126,8 +126,8 @@ from generate_plan import generate_plan  # noqa: E402
 
 from plan_tasks.executors import python_target  # noqa: E402
 from plan_tasks.load import LoadedPlan, load_plan  # noqa: E402
-from plan_tasks.run_config import RunSettings  # noqa: E402
-from plan_tasks.scheduler import RunScheduler  # noqa: E402
+from plan_tasks.run.scheduler import RunScheduler  # noqa: E402
+from plan_tasks.run.settings import RunSettings  # noqa: E402
 from plan_tasks.select.seed import select_next_seed  # noqa: E402
 
 OVERHEAD_TARGET = 1.15  # issue 13: (b) against (i), the hand-written flow of the same shape
@@ -232,7 +232,7 @@ class Contenders:
         from prefect.futures import wait
         from prefect.task_runners import ThreadPoolTaskRunner
 
-        from plan_tasks.compile import run_plan
+        from plan_tasks.prefect.flow import run_plan
 
         self.run_plan = run_plan
 
@@ -356,12 +356,12 @@ def _start_server(kind: str, stack: contextlib.ExitStack) -> tuple[float, str]:
     """Start the server every contender uses; its start time and API URL.
 
     ``local``: the server ``plan-tasks run`` starts when none is configured
-    (``plan_tasks.local_server.prefect_api``), left running until ``stack``
+    (``plan_tasks.prefect.local_server.prefect_api``), left running until ``stack``
     closes. ``prefect-ephemeral``: Prefect's own temporary server, started by a
     first flow call. Anything else: the API URL of a running server.
     """
     if kind == "local":
-        from plan_tasks.local_server import prefect_api
+        from plan_tasks.prefect.local_server import prefect_api
 
         start = time.perf_counter()
         api_url = stack.enter_context(prefect_api())
@@ -369,7 +369,7 @@ def _start_server(kind: str, stack: contextlib.ExitStack) -> tuple[float, str]:
     if kind != "prefect-ephemeral":
         from prefect.settings import PREFECT_API_URL, temporary_settings
 
-        from plan_tasks.prefect_internals import refresh_global_settings
+        from plan_tasks.prefect.internals import refresh_global_settings
 
         stack.callback(refresh_global_settings)  # last out: after the environment is restored
         stack.enter_context(_environ("PREFECT_API_URL", kind))
@@ -378,7 +378,7 @@ def _start_server(kind: str, stack: contextlib.ExitStack) -> tuple[float, str]:
         return 0.0, kind
     from prefect import flow
 
-    from plan_tasks.prefect_internals import ephemeral_server_api_url
+    from plan_tasks.prefect.internals import ephemeral_server_api_url
 
     @flow(name="bench-start-server", persist_result=False)
     def start_server() -> int:
@@ -395,7 +395,10 @@ def _start_server(kind: str, stack: contextlib.ExitStack) -> tuple[float, str]:
 
 def _stop_server() -> None:
     """Flush Prefect's event and log workers, then stop Prefect's temporary server."""
-    from plan_tasks.prefect_internals import drain_prefect_workers, stop_ephemeral_server
+    from plan_tasks.prefect.internals import (
+        drain_prefect_workers,
+        stop_ephemeral_server,
+    )
 
     drain_prefect_workers()
     stop_ephemeral_server()
@@ -506,7 +509,7 @@ def status_transaction_cost(base: Path, text: str, count: int = 20) -> dict[str,
     file lock: read and parse the whole file, change it, write it to a temporary
     file, fsync it, rename it, fsync the directory.
     """
-    from plan_tasks.run_record import RunRecord
+    from plan_tasks.run.record import RunRecord
     from plan_tasks.status.paths import resolve_plan
 
     root, plan = _write_project(base, "status-cost", text)
@@ -673,10 +676,10 @@ def _breakdown(contenders: Contenders, root: Path, plan: Path, server_url: str |
     """
     import prefect.concurrency.sync as prefect_concurrency
 
-    from plan_tasks.run_artifacts import ProgressTicker
-    from plan_tasks.run_driver import RunDriver
-    from plan_tasks.run_record import RunRecord
-    from plan_tasks.run_report import RunReporter
+    from plan_tasks.prefect.artifacts import ProgressTicker
+    from plan_tasks.run.driver import RunDriver
+    from plan_tasks.run.record import RunRecord
+    from plan_tasks.run.report import RunReporter
 
     timers = _Timers()
     # Public methods only: what the driver does per task, on its own threads.

@@ -2,7 +2,7 @@
 """Scale: a 10,000-task plan runs to completion, at a cost per task close to a 500-task run's.
 
 Each run is a process of its own (``--one``), so its peak memory is its own:
-``plan-tasks``' flow (``plan_tasks.compile.run_plan`` with a ``RunSettings``)
+``plan-tasks``' flow (``plan_tasks.prefect.flow.run_plan`` with a ``RunSettings``)
 on the local server the run starts, no-op ``Call:`` tasks, 8 slots. Printed:
 wall time, ms per task, the driver's peak RSS, and the 10,000-task run's cost
 per task against the 500-task run's. Then ``show`` and ``run --dry-run`` on
@@ -46,15 +46,15 @@ def plan_text(tasks: int, phases: int) -> str:
 def one_run(tasks: int, phases: int, task_runner: str) -> dict:
     """In this process: run the plan on a fresh local server; wall time and peak RSS."""
     sys.path.insert(0, str(BENCH))
-    from plan_tasks.local_server import prefect_api
-    from plan_tasks.run_config import RunSettings
+    from plan_tasks.prefect.local_server import prefect_api
+    from plan_tasks.run.settings import RunSettings
 
     with tempfile.TemporaryDirectory(prefix="plan-tasks-scale-") as directory:
         root = Path(directory)
         (root / "plan.md").write_text(plan_text(tasks, phases), encoding="utf-8")
         os.environ["PREFECT_HOME"] = str(root / "prefect-home")
         with prefect_api():
-            from plan_tasks.compile import run_plan
+            from plan_tasks.prefect.flow import run_plan
 
             began = time.perf_counter()
             summary = run_plan(settings=RunSettings(plan=str(root / "plan.md"), root=str(root), phase_gate=0.0,

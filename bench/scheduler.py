@@ -43,7 +43,7 @@ TASKS_PER_PHASE = 100
 def measure(plan_path: Path, slots: int, gate: float) -> float:
     """Seconds the scheduler takes to hand out and finish every task of the plan."""
     from plan_tasks.load import load_plan
-    from plan_tasks.scheduler import RunScheduler
+    from plan_tasks.run.scheduler import RunScheduler
 
     loaded = load_plan(str(plan_path))
     graph = loaded.graph

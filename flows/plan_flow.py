@@ -1,8 +1,8 @@
 """Deployable entrypoint of the plan-tasks flow (referenced by prefect.yaml).
 
 `prefect deploy` points at ``flows/plan_flow.py:run_plan``; the flow itself
-lives in :mod:`plan_tasks.compile`. Its one parameter, ``settings``, is a
-:class:`plan_tasks.run_config.RunSettings` (in prefect.yaml and with
+lives in :mod:`plan_tasks.prefect.flow`. Its one parameter, ``settings``, is a
+:class:`plan_tasks.run.settings.RunSettings` (in prefect.yaml and with
 ``--param``, a mapping: ``settings: {plan: ..., root: ...}``). Run it locally with::
 
     python flows/plan_flow.py examples/report-export.md demo-project
@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import sys
 
-from plan_tasks.compile import run_plan
-from plan_tasks.run_config import RunSettings
+from plan_tasks.prefect.flow import run_plan
+from plan_tasks.run.settings import RunSettings
 
 __all__ = ["RunSettings", "run_plan"]
 

@@ -1,5 +1,5 @@
 """`python -m plan_tasks` runs the CLI."""
 
-from plan_tasks.cli import main
+from plan_tasks.cli.main import main
 
 raise SystemExit(main())

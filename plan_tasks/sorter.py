@@ -21,7 +21,7 @@ the rest of the plan, but whatever waits for them never becomes ready.
 
 The layers on it: ``next --policy ready`` (``plan_tasks.select.ready``: file
 conflicts and the retry budget), ``show``'s groups (``TaskGraph.levels``) and
-the run's scheduler (``plan_tasks.scheduler``: slots, file locks, priority).
+the run's scheduler (``plan_tasks.run.scheduler``: slots, file locks, priority).
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from plan_tasks.local_server import api_healthy, free_port
+from plan_tasks.prefect.local_server import api_healthy, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 PREFECT = [sys.executable, "-m", "prefect"]

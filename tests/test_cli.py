@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from plan_tasks.cli import main
+from plan_tasks.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[1]
 PLANS = Path(__file__).parent / "fixtures" / "plans"

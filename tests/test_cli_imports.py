@@ -23,11 +23,11 @@ ROOT = Path(__file__).resolve().parents[1]
 WRITTEN = "valid/search-rebuild.md"
 CORPUS = "corpus:seed-format/documentation-cleanup.md"
 
-# Runs the commands through plan_tasks.cli.main, then reports their exit codes
+# Runs the commands through plan_tasks.cli.main.main, then reports their exit codes
 # and every loaded module that is Prefect or part of it.
 PROBE = """
 import contextlib, io, json, sys
-from plan_tasks.cli import main
+from plan_tasks.cli.main import main
 
 plan, also_import = sys.argv[1], sys.argv[2:]
 commands = [
@@ -78,13 +78,13 @@ def test_the_probe_sees_prefect_once_it_is_imported(plan_file: Path) -> None:
 
 READY_PLAN = Path(__file__).resolve().parent / "fixtures" / "ready" / "auth.md"
 
-# Runs each command (a JSON list of argument lists) through plan_tasks.cli.main
+# Runs each command (a JSON list of argument lists) through plan_tasks.cli.main.main
 # ("{run}" stands for the run id `start-run` printed last), imports the modules
 # named after it, then reports the exit codes and which of the watched
 # top-level packages are loaded.
 STATUS_PROBE = """
 import contextlib, io, json, sys
-from plan_tasks.cli import main
+from plan_tasks.cli.main import main
 
 commands, watched, also_import = (json.loads(argument) for argument in sys.argv[1:])
 codes, run_id = [], None

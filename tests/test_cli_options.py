@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from plan_tasks.cli import COMMAND_MODULES, build_parser
+from plan_tasks.cli.main import COMMAND_MODULES, build_parser
 
 ROOT = Path(__file__).resolve().parents[1]
 PLAN = Path(__file__).parent / "fixtures" / "ready" / "auth.md"
@@ -110,14 +110,14 @@ def test_the_parser_built_for_one_command_is_the_one_in_the_full_parser(command:
 
 
 def test_task_ids_may_follow_options_as_users_type_them() -> None:
-    from plan_tasks.cli import parse_arguments
+    from plan_tasks.cli.main import parse_arguments
 
     args = parse_arguments(["run", "plan.md", "--executor", "shell", "2.3", "phase:4", "--dry-run"])
     assert (args.plan, args.selection, args.executor, args.dry_run) == ("plan.md", ["2.3", "phase:4"], "shell", True)
 
 
 def test_an_unknown_option_after_positionals_still_gets_the_commands_usage(capsys: pytest.CaptureFixture[str]) -> None:
-    from plan_tasks.cli import parse_arguments
+    from plan_tasks.cli.main import parse_arguments
 
     with pytest.raises(SystemExit) as raised:
         parse_arguments(["run", "plan.md", "2.3", "--bogus"])

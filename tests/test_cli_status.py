@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from plan_tasks.cli import main
+from plan_tasks.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[1]
 READY = Path(__file__).parent / "fixtures" / "ready"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from plan_tasks.cli import main
+from plan_tasks.cli.main import main
 from plan_tasks.errors import EXIT_INVALID, EXIT_OK
 from plan_tasks.plan_cache import load_index
 
@@ -132,7 +132,7 @@ def test_next_on_a_warm_cache_imports_neither_pydantic_nor_markdown_it(project: 
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     probe = (
         "import contextlib, io, json, sys\n"
-        "from plan_tasks.cli import main\n"
+        "from plan_tasks.cli.main import main\n"
         "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
         "    code = main(sys.argv[1:])\n"
         "heavy = sorted({n.split('.')[0] for n in sys.modules} & {'pydantic', 'markdown_it', 'prefect'})\n"

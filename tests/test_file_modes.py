@@ -28,7 +28,7 @@ from pathlib import Path
 
 umask, root = int(sys.argv[1], 8), Path(sys.argv[2])
 os.umask(umask)
-from plan_tasks.cli import main
+from plan_tasks.cli.main import main
 from plan_tasks.executors.file_blocks import FileBlock, write_blocks
 from plan_tasks.status.atomic import write_atomic
 

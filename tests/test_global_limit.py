@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from server_helpers import prefect_env
 
-from plan_tasks.local_server import LocalServer
+from plan_tasks.prefect.local_server import LocalServer
 
 TASK_SECONDS = 1.5
 TASKS_PER_PLAN = 4

@@ -20,10 +20,10 @@ from collections.abc import Callable
 
 import pytest
 
-from plan_tasks.cli_run import _dry_run
+from plan_tasks.cli.run import _dry_run
 from plan_tasks.graph import PlanGraph
 from plan_tasks.load import LoadedPlan, load_text
-from plan_tasks.scheduler import RunScheduler
+from plan_tasks.run.scheduler import RunScheduler
 from plan_tasks.task_graph import TaskGraph
 
 SMALL, LARGE = 300, 1200

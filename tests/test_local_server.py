@@ -16,8 +16,13 @@ from typing import Any
 import pytest
 from server_helpers import prefect_env
 
-from plan_tasks import local_server
-from plan_tasks.local_server import LocalServer, RetryLockedRequests, ServerStartError, is_local
+from plan_tasks.prefect import local_server
+from plan_tasks.prefect.local_server import (
+    LocalServer,
+    RetryLockedRequests,
+    ServerStartError,
+    is_local,
+)
 
 # -- the middleware, through ASGI ---------------------------------------------------
 
@@ -137,7 +142,7 @@ def test_non_http_scopes_pass_through() -> None:
 EVENTS_SCRIPT = """
 from prefect import flow
 from prefect.events import emit_event
-from plan_tasks.local_server import prefect_api
+from plan_tasks.prefect.local_server import prefect_api
 
 @flow(persist_result=False)
 def announce() -> None:
@@ -184,8 +189,8 @@ def test_a_server_that_cannot_start_reports_its_output(tmp_path: Path) -> None:
 SCRIPT = """
 import os, sys
 from prefect import flow
-from plan_tasks.local_server import is_local, prefect_api
-from plan_tasks.prefect_internals import ephemeral_server_api_url
+from plan_tasks.prefect.local_server import is_local, prefect_api
+from plan_tasks.prefect.internals import ephemeral_server_api_url
 
 @flow(persist_result=False)
 def where() -> str:
@@ -224,7 +229,7 @@ def test_a_configured_server_is_used_as_it_is(prefect_server: str) -> None:
 
 PARENT = """
 import sys, time
-from plan_tasks.local_server import LocalServer
+from plan_tasks.prefect.local_server import LocalServer
 server = LocalServer()
 server.start()
 print(server.process.pid, flush=True)

@@ -1,4 +1,4 @@
-"""The private Prefect names plan-tasks relies on (``plan_tasks.prefect_internals``):
+"""The private Prefect names plan-tasks relies on (``plan_tasks.prefect.internals``):
 each is present in the installed Prefect, each patch is in force where it
 matters (on the local server's own database setup, in a real flow run), and a
 moved name stops a run with exit 2 and a message naming the Prefect version
@@ -22,9 +22,13 @@ from typing import Any
 import pytest
 from server_helpers import prefect_env
 
-from plan_tasks import prefect_internals
 from plan_tasks.errors import EXIT_INVALID, PlanError
-from plan_tasks.prefect_internals import PrefectInternalsMoved, installed_prefect_version, resolve
+from plan_tasks.prefect import internals as prefect_internals
+from plan_tasks.prefect.internals import (
+    PrefectInternalsMoved,
+    installed_prefect_version,
+    resolve,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBPROCESS_TIMEOUT = 180
@@ -119,7 +123,7 @@ import asyncio, json, sqlite3, sys, uuid
 import sqlalchemy as sa
 
 if sys.argv[1] == "patched":
-    from plan_tasks.local_server import create_app
+    from plan_tasks.prefect.local_server import create_app
     create_app()
 else:
     from prefect.server.api.server import create_app
@@ -284,8 +288,8 @@ def test_events_are_sent_from_a_context_without_prefect_run_contexts(prefect_ser
 EPHEMERAL = """
 import json
 from prefect import flow
-from plan_tasks.local_server import api_healthy
-from plan_tasks.prefect_internals import ephemeral_server_api_url, stop_ephemeral_server
+from plan_tasks.prefect.local_server import api_healthy
+from plan_tasks.prefect.internals import ephemeral_server_api_url, stop_ephemeral_server
 
 @flow(persist_result=False)
 def nothing() -> int:

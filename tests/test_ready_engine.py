@@ -15,12 +15,17 @@ from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
+from test_graph_properties import (
+    GATES,
+    GeneratedPlan,
+    generated_plans,
+    property_settings,
+)
 
 from plan_tasks.load import LoadedPlan, load_text
 from plan_tasks.plan_index import build_index
-from plan_tasks.scheduler import RunScheduler
+from plan_tasks.run.scheduler import RunScheduler
 from plan_tasks.select.ready import select_next_ready
-from test_graph_properties import GATES, GeneratedPlan, generated_plans, property_settings
 
 FILE_CONFLICT = "shares a file with a task in progress or already chosen"
 

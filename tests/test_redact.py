@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from plan_tasks.redact import Redactor, hide_argv, reveal_argv, secrets_in_environment
-from plan_tasks.run_config import configured_redactions
+from plan_tasks.run.settings import configured_redactions
 
 TOKEN = "sk-test-5f0c2a9e81d4b7c3"  # a value no other test prints
 
@@ -129,7 +129,7 @@ def all_events_since(since: datetime, until_seen: str) -> list[dict[str, Any]]:
 def leaky_run(prefect_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
               capsys: pytest.CaptureFixture[str]) -> tuple[Path, str, str]:
     """The leaky plan run through ``main`` with the token in the environment; (root, terminal, API URL)."""
-    from plan_tasks.cli import main
+    from plan_tasks.cli.main import main
 
     for name in ("PREFECT_LOGGING_LEVEL", "PREFECT_SERVER_LOGGING_LEVEL", "PREFECT_LOGGING_SERVER_LEVEL"):
         monkeypatch.setenv(name, "ERROR")
@@ -191,7 +191,7 @@ def test_marking_commands_store_no_secret_of_the_environment(tmp_path: Path,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     import json as json_module
 
-    from plan_tasks.cli import main as cli_main
+    from plan_tasks.cli.main import main as cli_main
 
     (tmp_path / "plan.md").write_text("# Plan: P\n\n## Phase 1: One\n\n- [ ] 1.1 Do it\n- [ ] 1.2 Then this\n",
                                       encoding="utf-8")

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from plan_tasks.cli import main
-from plan_tasks.cli_reset import confirmation
+from plan_tasks.cli.main import main
+from plan_tasks.cli.reset import confirmation
 from plan_tasks.status import document as doc
 from plan_tasks.status.paths import resolve_plan
 from plan_tasks.status.store import transaction

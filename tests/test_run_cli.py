@@ -76,7 +76,7 @@ def assert_quiet(output: str) -> None:
 # Runs `main(argv)` and reports its exit code and whether Prefect got imported.
 PROBE = """
 import json, sys
-from plan_tasks.cli import main
+from plan_tasks.cli.main import main
 code = main(sys.argv[1:])
 print(json.dumps({"code": code, "prefect": "prefect" in sys.modules}))
 """

@@ -1,5 +1,5 @@
-"""Settings of a run (``plan_tasks.run_config``) and the agent rate limit
-(``plan_tasks.rate_limit``): rates as written on the command line, where the
+"""Settings of a run (``plan_tasks.run.settings``) and the agent rate limit
+(``plan_tasks.run.rate_limit``): rates as written on the command line, where the
 agent command comes from, and calls spaced in real time."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from plan_tasks.errors import PlanError
-from plan_tasks.rate_limit import RateLimiter
-from plan_tasks.run_config import (
+from plan_tasks.run.rate_limit import RateLimiter
+from plan_tasks.run.settings import (
     RunSettings,
     build_settings,
     parse_rate,
@@ -124,8 +124,8 @@ SAME_OPTIONS_PARAMETER = {"phase_gate": 0.5, "max_parallel": 3, "executor": "she
 
 def settings_from_command_line(argv: list[str]) -> RunSettings:
     """What `plan-tasks run ARGV` runs with (its settings, built as the command builds them)."""
-    from plan_tasks.cli import parse_arguments
-    from plan_tasks.cli_run import given_settings
+    from plan_tasks.cli.main import parse_arguments
+    from plan_tasks.cli.run import given_settings
 
     return build_settings(given_settings(parse_arguments(["run", *argv])))
 
@@ -141,7 +141,9 @@ def test_the_same_options_from_the_command_line_pyproject_or_the_flow_parameter_
         (root / "pyproject.toml").write_text(SAME_OPTIONS_PYPROJECT, encoding="utf-8")
         settings = settings_from_command_line(["plan.md", "1.1", "phase:2", "--root", str(root)])
     else:
-        from plan_tasks.compile import run_plan  # Prefect checks the parameter as it does for a deployment
+        from plan_tasks.prefect.flow import (
+            run_plan,  # Prefect checks the parameter as it does for a deployment
+        )
 
         parameter = {"plan": "plan.md", "root": str(root), "selection": ["1.1", "phase:2"], **SAME_OPTIONS_PARAMETER}
         settings = run_plan.validate_parameters({"settings": parameter})["settings"]
@@ -195,7 +197,7 @@ def test_a_bad_pyproject_setting_is_an_error_located_in_that_file(
 
 
 def test_the_run_options_take_their_help_and_defaults_from_the_settings() -> None:
-    from plan_tasks.cli import build_parser
+    from plan_tasks.cli.main import build_parser
 
     run = build_parser("run")._subparsers._group_actions[0].choices["run"]  # type: ignore[union-attr]
     by_dest = {action.dest: action for action in run._actions}
@@ -214,7 +216,7 @@ def test_the_run_options_take_their_help_and_defaults_from_the_settings() -> Non
 def test_the_flows_parameter_schema_lists_every_setting_with_its_description() -> None:
     from prefect.utilities.callables import parameter_schema
 
-    from plan_tasks.compile import run_plan
+    from plan_tasks.prefect.flow import run_plan
 
     schema = parameter_schema(run_plan).model_dump()
     assert list(schema["properties"]) == ["settings"] and schema["required"] == ["settings"]
@@ -389,7 +391,7 @@ def test_rate_limiter_needs_a_positive_rate(rate: float) -> None:
 
 def test_a_relative_file_in_an_explicit_agent_command_is_made_absolute_from_where_it_was_typed(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from plan_tasks.run_config import resolve_agent_command
+    from plan_tasks.run.settings import resolve_agent_command
 
     (tmp_path / "agent.py").write_text("print('hi')\n")
     monkeypatch.chdir(tmp_path)

@@ -291,7 +291,7 @@ def test_the_flow_run_of_a_stopped_run_ends_cancelled(env: dict[str, str], tmp_p
 
 
 def test_an_unreachable_configured_server_is_one_line_and_exit_3(env: dict[str, str], tmp_path: Path) -> None:
-    from plan_tasks.local_server import free_port
+    from plan_tasks.prefect.local_server import free_port
 
     root = project(tmp_path, FIX_PLAN)
     url = f"http://127.0.0.1:{free_port()}/api"

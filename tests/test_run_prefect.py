@@ -72,8 +72,8 @@ def copy_plan(name: str, root: Path) -> Path:
 
 
 def run_fixture_plan(name: str, root: Path, **options: Any) -> PlanRun:
-    from plan_tasks.compile import run_plan
-    from plan_tasks.run_config import RunSettings
+    from plan_tasks.prefect.flow import run_plan
+    from plan_tasks.run.settings import RunSettings
 
     copy_plan(name, root)
     options = {"agent_command": AGENT, "retry_delay_seconds": 0.1, **options}
@@ -96,7 +96,10 @@ def overlap(first: tuple[datetime, datetime], second: tuple[datetime, datetime])
 def phase_subflow_runs(flow_run_id: Any) -> dict[str, Any]:
     """The plan flow run's child flow runs (its phases), by name."""
     from prefect import get_client
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterParentFlowRunId
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterParentFlowRunId,
+    )
 
     with get_client(sync_client=True) as client:
         children = client.read_flow_runs(
@@ -359,7 +362,7 @@ def test_independent_tasks_complete_despite_failures(failures: PlanRun) -> None:
 
 
 def test_plan_flow_run_ends_failed_when_a_task_failed(failures: PlanRun) -> None:
-    from plan_tasks.compile import PlanRunFailed
+    from plan_tasks.prefect.flow import PlanRunFailed
 
     assert failures.state.is_failed(), failures.state
     assert read_flow_run(failures.flow_run_id).state.is_failed()
@@ -403,7 +406,7 @@ def test_flaky_task_succeeds_on_its_retry(failures: PlanRun) -> None:
 @pytest.fixture
 def run_command(prefect_server: str, monkeypatch: pytest.MonkeyPatch) -> Any:
     """``plan-tasks run ...`` through ``main``, on the session's server."""
-    from plan_tasks.cli import main
+    from plan_tasks.cli.main import main
 
     for name in ("PREFECT_LOGGING_LEVEL", "PREFECT_SERVER_LOGGING_LEVEL", "PREFECT_LOGGING_SERVER_LEVEL"):
         monkeypatch.setenv(name, "ERROR")  # `run` sets them when unset; keep them from leaking

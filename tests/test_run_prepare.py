@@ -1,4 +1,4 @@
-"""A run prepared once (``plan_tasks.run_prepare``): the plan read, checked and
+"""A run prepared once (``plan_tasks.run.prepare``): the plan read, checked and
 selected before Prefect starts, nothing written, and the flow that the command
 line starts using that preparation instead of reading the plan again.
 
@@ -17,8 +17,8 @@ import pytest
 from conftest import AUTH_PLAN
 
 from plan_tasks.errors import PlanError
-from plan_tasks.run_config import RunSettings
-from plan_tasks.run_prepare import hand_over, handed_over, prepare_run
+from plan_tasks.run.prepare import hand_over, handed_over, prepare_run
+from plan_tasks.run.settings import RunSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 SHELL_PLAN = """\
@@ -43,7 +43,7 @@ def settings(root: Path, **options: object) -> RunSettings:
 
 
 def cli(root: Path, *args: str) -> int:
-    from plan_tasks.cli import main
+    from plan_tasks.cli.main import main
 
     return main([*args, "--root", str(root), "--plan", AUTH_PLAN])
 
@@ -133,7 +133,7 @@ def test_a_run_is_handed_over_only_to_a_flow_with_the_same_settings(auth_project
 
 def test_a_flow_started_with_a_prepared_run_does_not_read_the_plan_again(
         prefect_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from plan_tasks.compile import run_plan
+    from plan_tasks.prefect.flow import run_plan
 
     monkeypatch.setenv("PLAN_TASKS_CACHE_DIR", str(tmp_path / "cache"))
     root = tmp_path / "project"

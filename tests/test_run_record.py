@@ -1,4 +1,4 @@
-"""What a run writes (``plan_tasks.run_record``) and reports (``plan_tasks.run_report``).
+"""What a run writes (``plan_tasks.run.record``) and reports (``plan_tasks.run.report``).
 
 A run's record is status.json (exactly as the marking commands write it),
 findings files and, with ``--update-plan``, ticked checkboxes in the plan.
@@ -18,14 +18,14 @@ from typing import Any
 
 import pytest
 
-from plan_tasks.cli import main
+from plan_tasks.cli.main import main
 from plan_tasks.errors import PlanError
 from plan_tasks.graph import build_graph
 from plan_tasks.load import load_plan, load_text
 from plan_tasks.model import Plan
-from plan_tasks.run_record import RunRecord, tasks_to_run
-from plan_tasks.run_report import RunReporter
-from plan_tasks.scheduler import Progress
+from plan_tasks.run.record import RunRecord, tasks_to_run
+from plan_tasks.run.report import RunReporter
+from plan_tasks.run.scheduler import Progress
 from plan_tasks.status.paths import resolve_plan
 
 DEMO = Path(__file__).parent / "fixtures" / "run" / "record" / "demo.md"
@@ -487,7 +487,7 @@ def test_reporter_without_a_json_lines_file_or_callback_writes_the_terminal_only
 
 def test_phase_selector_falls_back_to_the_seeds_phase_number_when_no_label_matches(tmp_path: Path) -> None:
     from plan_tasks.load import load_text
-    from plan_tasks.run_record import tasks_to_run
+    from plan_tasks.run.record import tasks_to_run
 
     plan = load_text("# P\n## Phase 3.1: A\n- [ ] 3.1.1 a\n## Phase 3.2: B\n- [ ] 3.2.1 b\n", "p.md").plan
     snapshot = {"tasks": [{"id": "3.1.1", "status": "pending"}, {"id": "3.2.1", "status": "pending"}]}

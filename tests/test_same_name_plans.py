@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from plan_tasks.cli import main
+from plan_tasks.cli.main import main
 
 PLAN_A = "docs/plans/a/auth.md"
 PLAN_B = "docs/plans/b/auth.md"

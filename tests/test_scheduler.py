@@ -1,4 +1,4 @@
-"""The run scheduler (``plan_tasks.scheduler``): which task may start now.
+"""The run scheduler (``plan_tasks.run.scheduler``): which task may start now.
 
 Each rule is checked on a small fixture plan (``fixtures/run/scheduler``)
 with its exact answer; then many threads drive one scheduler at once; then a
@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from plan_tasks.load import LoadedPlan, load_plan, load_text
-from plan_tasks.scheduler import Progress, RunScheduler
+from plan_tasks.run.scheduler import Progress, RunScheduler
 
 PLANS = Path(__file__).parent / "fixtures" / "run" / "scheduler"
 
@@ -309,7 +309,7 @@ def passes_before_the_critical_task_starts(scheduler: RunScheduler, phase: int |
 def test_a_critical_task_waiting_for_slots_is_passed_over_at_most_bypass_limit_times(
     monkeypatch: pytest.MonkeyPatch, phase: int | None,
 ) -> None:
-    import plan_tasks.scheduler as scheduler_module
+    import plan_tasks.run.scheduler as scheduler_module
 
     plan = starving_plan()
     assert passes_before_the_critical_task_starts(scheduler_for(plan, max_parallel=4), phase) == \
@@ -321,7 +321,7 @@ def test_a_critical_task_waiting_for_slots_is_passed_over_at_most_bypass_limit_t
 
 
 def test_once_reserved_the_freed_slots_go_to_the_waiting_task_whichever_phase_asks_first() -> None:
-    from plan_tasks.scheduler import BYPASS_LIMIT
+    from plan_tasks.run.scheduler import BYPASS_LIMIT
 
     text = ("# Plan: Race\n\n## Phase 1: Work\n\n- [ ] 1.1 Prepare\n- [ ] 1.2 Rewrite the core CRITICAL\n"
             "  - Depends on: 1.1\n\n## Phase 2: Light\n\n" + "".join(f"- [ ] 2.{n} Light {n}\n" for n in range(1, 31)))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from plan_tasks.cli import main
+from plan_tasks.cli.main import main
 
 READY = Path(__file__).parent / "fixtures" / "ready"
 PLAN = "docs/plans/auth.md"

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from plan_tasks.cli import main
+from plan_tasks.cli.main import main
 from plan_tasks.status import document as doc
 from plan_tasks.status.store import dump
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from plan_tasks.cli import main
+from plan_tasks.cli.main import main
 from plan_tasks.status.atomic import write_atomic
 from plan_tasks.status.paths import output_dir_name, resolve_plan
 from plan_tasks.status.store import load_status

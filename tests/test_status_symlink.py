@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from plan_tasks.cli import main
+from plan_tasks.cli.main import main
 
 PLAN = "docs/plans/auth.md"
 STATUS = "docs/plan-outputs/auth/status.json"

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from plan_tasks.cli import main
+from plan_tasks.cli.main import main
 from plan_tasks.status.locate import line_and_column, locate
 from plan_tasks.status.schema import find_problems
 

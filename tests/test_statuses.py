@@ -7,8 +7,9 @@ from typing import get_args
 
 import pytest
 
-from plan_tasks import model, preview, scheduler, statuses
+from plan_tasks import model, statuses
 from plan_tasks.load import load_text
+from plan_tasks.run import preview, scheduler
 from plan_tasks.select import ready
 from plan_tasks.status import document
 

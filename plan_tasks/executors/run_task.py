@@ -69,7 +69,7 @@ def _configure_for(root: Path) -> None:
             return
         _configured.add(root)
     from plan_tasks.errors import PlanError
-    from plan_tasks.run_config import configured_redactions
+    from plan_tasks.run.settings import configured_redactions
 
     try:
         redactions = configured_redactions(root)

@@ -21,10 +21,15 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from plan_tasks.cli_options import add_format_option, non_negative_int, phase_gate
-from plan_tasks.cli_options import at_least_one, non_negative_seconds, positive_seconds
+from plan_tasks.cli.options import (
+    add_format_option,
+    at_least_one,
+    non_negative_int,
+    non_negative_seconds,
+    phase_gate,
+    positive_seconds,
+)
 from plan_tasks.errors import EXIT_NO_SERVER, EXIT_OK, EXIT_TASKS_FAILED, PlanError
-
 
 # Parsers of the options that argparse checks itself (a usage error names the option).
 OPTION_TYPES: dict[str, Callable[[str], Any]] = {
@@ -34,7 +39,7 @@ OPTION_TYPES: dict[str, Callable[[str], Any]] = {
 
 
 def register(commands: Any) -> None:
-    from plan_tasks.run_config import setting_options
+    from plan_tasks.run.settings import setting_options
 
     run = commands.add_parser("run", help="run a plan as a Prefect flow (all unfinished tasks, or a selection)")
     run.add_argument("plan", metavar="PLAN")
@@ -57,7 +62,7 @@ def _add_setting(parser: Any, name: str, option: Any) -> None:
     so that ``[tool.plan-tasks]`` (then the model's default) fills it."""
     import typing
 
-    from plan_tasks.run_config import RunSettings
+    from plan_tasks.run.settings import RunSettings
 
     field = RunSettings.model_fields[name]
     default = "" if field.default in (None, (), False) else f" (default: {field.default:g})" if isinstance(
@@ -74,7 +79,7 @@ def given_settings(args: argparse.Namespace) -> dict[str, Any]:
     """What the command line set, as RunSettings fields; the agent command with its
     secrets starred, since the settings are stored as the flow run's parameter."""
     from plan_tasks.redact import hide_argv
-    from plan_tasks.run_config import setting_options
+    from plan_tasks.run.settings import setting_options
 
     given: dict[str, Any] = {"plan": args.plan, "selection": tuple(args.selection)}
     if args.root is not None:
@@ -91,8 +96,8 @@ def given_settings(args: argparse.Namespace) -> dict[str, Any]:
 
 def _prepare(args: argparse.Namespace) -> Any:
     """The run's settings, built and checked, and the run prepared: no Prefect yet; PlanError on bad input."""
-    from plan_tasks.run_config import build_settings
-    from plan_tasks.run_prepare import prepare_run
+    from plan_tasks.run.prepare import prepare_run
+    from plan_tasks.run.settings import build_settings
 
     return prepare_run(build_settings(given_settings(args)), need_agent=not args.dry_run)
 
@@ -133,13 +138,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not prepared.selected:
         print(f"{paths.plan_ref}: nothing to run: every selected task is completed or skipped")
         return EXIT_OK
-    from plan_tasks.server_check import configured_api_url, unreachable
+    from plan_tasks.run.server_check import configured_api_url, unreachable
 
     api_url = configured_api_url()
     if api_url and unreachable(api_url):  # before the lock: a run that cannot start writes nothing
         return _no_server(paths.plan_ref, unreachable(api_url) or "", api_url)
-    from plan_tasks.run_lock import hold_run_lock
-    from plan_tasks.task_groups import after_dead_run
+    from plan_tasks.run.lock import hold_run_lock
+    from plan_tasks.run.task_groups import after_dead_run
 
     waited: list[Any] = []
     try:
@@ -166,7 +171,7 @@ def _announce_wait(paths: Any, holder: Any, waited: list[Any]) -> None:
 
 def _run_with_lock(args: argparse.Namespace, prepared: Any, api_url: str | None) -> int:
     _quiet_prefect(args.verbose)
-    from plan_tasks.interrupt import Interrupted, handle_stop_signals
+    from plan_tasks.run.interrupt import Interrupted, handle_stop_signals
 
     paths = prepared.paths
     started = time.monotonic()
@@ -203,20 +208,24 @@ def _no_server(plan_ref: str, message: str, api_url: str | None) -> int:
 def _run_flow(args: argparse.Namespace, prepared: Any, stop: Any, announce_local_server: bool) -> Any:
     """Start (or reach) the Prefect server and run the plan's flow on a thread of
     its own, so that this (main) thread takes Ctrl-C and SIGTERM (see ``interrupt``)."""
-    from plan_tasks.server_check import StartupNotice
+    from plan_tasks.run.server_check import StartupNotice
 
     notice = StartupNotice(sys.stderr) if announce_local_server else None
     if notice:
         notice.start()
     try:
-        from plan_tasks.compile import run_plan
-        from plan_tasks.local_server import ServerStartError, ServerUnreachable, prefect_api
-        from plan_tasks.run_prepare import hand_over
+        from plan_tasks.prefect.flow import run_plan
+        from plan_tasks.prefect.local_server import (
+            ServerStartError,
+            ServerUnreachable,
+            prefect_api,
+        )
+        from plan_tasks.run.prepare import hand_over
 
         try:
             with prefect_api(verbose=args.verbose, on_ready=notice.ready if notice else None) as local_url:
                 if notice is None and local_url is None:
-                    from plan_tasks.server_check import current_api_url
+                    from plan_tasks.run.server_check import current_api_url
 
                     print(f"using the Prefect server at {current_api_url()}", file=sys.stderr)
                 # The flow (on the thread below, in a copy of this context) takes the run prepared here.
@@ -257,8 +266,8 @@ def _on_own_thread(call: Any, stop: Any) -> Any:
 
 def _report(paths: Any, state: Any, elapsed: float, stop: Any) -> int:
     """The run's last words: one summary line on stdout (progress went to stderr)."""
-    from plan_tasks.compile import PlanRunFailed
-    from plan_tasks.run_report import display_path
+    from plan_tasks.prefect.flow import PlanRunFailed
+    from plan_tasks.run.report import display_path
 
     result = state.result(raise_on_failure=False)
     status = f"status: {display_path(paths.status_file)}"

@@ -32,7 +32,7 @@ from typing import Annotated, Any, Literal, NamedTuple
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic_core import PydanticCustomError
 
-from plan_tasks.cli_options import PHASE_GATE_HELP
+from plan_tasks.cli.options import PHASE_GATE_HELP
 from plan_tasks.errors import PlanError
 from plan_tasks.executors.outcome import OUTPUT_LIMIT
 

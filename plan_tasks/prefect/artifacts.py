@@ -92,7 +92,7 @@ def emitter(run_name: str, runs_of: Any = None) -> Any:
     from prefect.context import TaskRunContext
     from prefect.events import emit_event
 
-    from plan_tasks.prefect_internals import run_context_variables, without_run_contexts
+    from plan_tasks.prefect.internals import run_context_variables, without_run_contexts
 
     run_context_variables()
 

@@ -30,10 +30,10 @@ from plan_tasks.executors import choose_executor
 from plan_tasks.executors.file_blocks import write_blocks
 from plan_tasks.executors.outcome import TaskFailure, TaskOutcome, TaskRequest
 from plan_tasks.load import LoadedPlan
-from plan_tasks.run_config import RunSettings
-from plan_tasks.run_record import AttemptLog, RunRecord
-from plan_tasks.run_report import RunReporter, display_path
-from plan_tasks.scheduler import RunScheduler
+from plan_tasks.run.record import AttemptLog, RunRecord
+from plan_tasks.run.report import RunReporter, display_path
+from plan_tasks.run.scheduler import RunScheduler
+from plan_tasks.run.settings import RunSettings
 
 OUTPUT_TAIL_CHARACTERS = 4000  # of a failed attempt's output, kept for the terminal (the log has it all)
 JITTER = 0.5  # a retry waits its backoff times a factor from 1 - JITTER to 1 + JITTER

@@ -23,7 +23,7 @@ def server_configured() -> bool:
     SQLite every lease is a contended write answered with 503-and-retry, which
     costs seconds per task. ``PLAN_TASKS_GLOBAL_LIMIT=0`` turns it off anyway.
     """
-    from plan_tasks.local_server import is_local
+    from plan_tasks.prefect.local_server import is_local
 
     if os.environ.get("PLAN_TASKS_GLOBAL_LIMIT", "1").strip().lower() in ("0", "false", "no", "off"):
         return False

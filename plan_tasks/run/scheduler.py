@@ -1,6 +1,6 @@
 """Which plan tasks may start now, during a run. Thread-safe; knows no Prefect.
 
-The Prefect flow (``plan_tasks.compile``) asks :meth:`RunScheduler.take` for
+The Prefect flow (``plan_tasks.prefect.flow``) asks :meth:`RunScheduler.take` for
 tasks to submit and reports each end with :meth:`RunScheduler.finish`. A task
 is handed out only when:
 
@@ -22,7 +22,7 @@ start, so no worker thread ever blocks waiting on an upstream task.
 The dependency and gate rules are the graph's :class:`~plan_tasks.sorter.TaskSorter`
 (a finished task is ``done``; a failed, skipped, interrupted or cancelled one
 is ``abandon``-ed); this module adds slots, file locks and priority. Ready
-tasks wait in a :class:`~plan_tasks.ready_queue.ReadyQueue`, so a hand-out
+tasks wait in a :class:`~plan_tasks.run.ready_queue.ReadyQueue`, so a hand-out
 costs the tasks it can start, not the plan's size.
 
 :meth:`RunScheduler.cancel` (Ctrl-C, SIGTERM) stops the handing out: waiting
@@ -37,8 +37,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from plan_tasks.ready_queue import ReadyQueue
-from plan_tasks.task_graph import TaskGraph
+from plan_tasks.run.ready_queue import ReadyQueue
 from plan_tasks.statuses import (
     CANCELLED,
     COMPLETED,
@@ -49,6 +48,8 @@ from plan_tasks.statuses import (
     WAITING,
     RunState,
 )
+from plan_tasks.task_graph import TaskGraph
+
 # How many times lighter tasks may take freed slots while the first task in
 # hand-out order waits for enough of them at once; then the slots are kept for it.
 # Without a bound a CRITICAL task could wait as long as lighter ones keep coming.

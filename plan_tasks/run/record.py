@@ -29,7 +29,8 @@ from plan_tasks.status import document as doc
 from plan_tasks.status.atomic import write_atomic, write_text_atomic
 from plan_tasks.status.paths import PlanPaths
 from plan_tasks.status.store import transaction
-from plan_tasks.status.sync import initialize
+from plan_tasks.status_sync import initialize
+
 
 @dataclass(frozen=True)
 class AttemptLog:
@@ -313,7 +314,10 @@ class RunRecord:
             except (OSError, UnicodeDecodeError) as error:
                 raise PlanError(f"cannot update the plan: {error}", location=self.paths.plan_ref) from None
             if self.plan.dialect == "taskmaster" and self.paths.plan.suffix == ".json":
-                from plan_tasks.parse.taskmaster_status import TO_TASKMASTER, update_taskmaster_status
+                from plan_tasks.parse.taskmaster_status import (
+                    TO_TASKMASTER,
+                    update_taskmaster_status,
+                )
 
                 updated = update_taskmaster_status(text, task_id, TO_TASKMASTER["completed"])
             else:

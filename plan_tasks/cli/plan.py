@@ -11,7 +11,12 @@ import json
 import sys
 from typing import Any
 
-from plan_tasks.cli_options import PHASE_GATE_HELP, add_format_option, phase_gate, plan_options
+from plan_tasks.cli.options import (
+    PHASE_GATE_HELP,
+    add_format_option,
+    phase_gate,
+    plan_options,
+)
 from plan_tasks.errors import EXIT_INVALID, EXIT_OK, PlanInvalid
 
 
@@ -51,7 +56,7 @@ def _count(number: int, one: str, many: str | None = None) -> str:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     if not args.plans:
-        from plan_tasks.cli_status import cmd_validate_status
+        from plan_tasks.cli.status import cmd_validate_status
 
         return cmd_validate_status(args)
     from plan_tasks.load import load_plan
@@ -84,7 +89,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     from plan_tasks.load import load_plan
-    from plan_tasks.preview import preview_data, render_preview
+    from plan_tasks.run.preview import preview_data, render_preview
 
     loaded = load_plan(args.plan, args.dialect)
     _print_warnings(loaded)

@@ -25,13 +25,13 @@ from importlib import import_module
 from typing import Any
 
 from plan_tasks import __version__
-from plan_tasks.cli_options import HelpFormatter
+from plan_tasks.cli.options import HelpFormatter
 from plan_tasks.errors import EXIT_INVALID, EXIT_OK, PlanError
 
 # Which module registers each command (tests/test_cli_options.py checks this against
 # what the modules register).
-_PLAN, _STATUS = "plan_tasks.cli_plan", "plan_tasks.cli_status"
-_RESET, _RUN = "plan_tasks.cli_reset", "plan_tasks.cli_run"
+_PLAN, _STATUS = "plan_tasks.cli.plan", "plan_tasks.cli.status"
+_RESET, _RUN = "plan_tasks.cli.reset", "plan_tasks.cli.run"
 COMMAND_MODULES: dict[str, str] = {
     "validate": _PLAN, "show": _PLAN, "graph": _PLAN,
     **dict.fromkeys(

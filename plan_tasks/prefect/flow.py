@@ -41,24 +41,24 @@ from prefect.futures import PrefectFuture
 from plan_tasks.errors import PlanError
 from plan_tasks.executors.outcome import TaskFailure, TaskRequest
 from plan_tasks.executors.run_task import configure_driver, run_task
-from plan_tasks.global_slots import ensure_global_limit as _ensure_global_limit
-from plan_tasks.global_slots import global_slots
-from plan_tasks.interrupt import STOP
 from plan_tasks.load import LoadedPlan
+from plan_tasks.prefect.artifacts import emitter as _emit
+from plan_tasks.prefect.artifacts import outcome_table as _outcome_table
+from plan_tasks.prefect.artifacts import start_artifacts as _start_artifacts
+from plan_tasks.prefect.slots import ensure_global_limit as _ensure_global_limit
+from plan_tasks.prefect.slots import global_slots
+from plan_tasks.prefect.task_runners import task_runner_for
 from plan_tasks.redact import redact
-from plan_tasks.run_config import RunSettings
-from plan_tasks.run_artifacts import emitter as _emit
-from plan_tasks.run_artifacts import outcome_table as _outcome_table
-from plan_tasks.run_artifacts import start_artifacts as _start_artifacts
-from plan_tasks.run_lock import hold_run_lock, note_run_id
-from plan_tasks.run_driver import RunDriver
-from plan_tasks.run_prepare import PreparedRun, handed_over, prepare_run
-from plan_tasks.run_record import RunRecord
-from plan_tasks.run_report import RunReporter
-from plan_tasks.scheduler import RunScheduler
+from plan_tasks.run.driver import RunDriver
+from plan_tasks.run.interrupt import STOP
+from plan_tasks.run.lock import hold_run_lock, note_run_id
+from plan_tasks.run.prepare import PreparedRun, handed_over, prepare_run
+from plan_tasks.run.record import RunRecord
+from plan_tasks.run.report import RunReporter
+from plan_tasks.run.scheduler import RunScheduler
+from plan_tasks.run.settings import RunSettings
+from plan_tasks.run.task_groups import GroupRecorder, after_dead_run
 from plan_tasks.status.paths import PlanPaths, resolve_plan
-from plan_tasks.task_groups import GroupRecorder, after_dead_run
-from plan_tasks.task_runners import task_runner_for
 
 WAIT_SECONDS = 0.5  # how often a phase loop looks again when nothing finished
 SUBFLOW_START_TIMEOUT = 30.0  # longest wait for one phase subflow to start before starting the next
@@ -441,7 +441,7 @@ def _new_run(prepared: PreparedRun, stream: Any) -> ActiveRun:
                        agent_command=prepared.agent_command, output_limit=prepared.output_limit,
                        protected=prepared.protected)
     if settings.rate_limit_per_second:
-        from plan_tasks.rate_limit import RateLimiter
+        from plan_tasks.run.rate_limit import RateLimiter
 
         driver.limiter = RateLimiter(settings.rate_limit_per_second)
     run = ActiveRun(key=uuid.uuid4().hex, driver=driver)

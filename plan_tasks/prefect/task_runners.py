@@ -58,7 +58,7 @@ def _local_cluster(max_parallel: int) -> Iterator[Any]:
     quiet.setLevel(logging.ERROR)  # its INFO lines, and the tracebacks of connections closed at the end
     cluster = LocalCluster(n_workers=workers, threads_per_worker=math.ceil(max_parallel / workers),
                            processes=True, dashboard_address=None, host="127.0.0.1",
-                           preload=["plan_tasks.dask_worker"])  # workers leave Ctrl-C to the run
+                           preload=["plan_tasks.prefect.dask_worker"])  # workers leave Ctrl-C to the run
     try:
         yield cluster
     finally:

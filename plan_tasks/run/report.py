@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from plan_tasks.redact import redact, redact_value
-from plan_tasks.scheduler import Progress
+from plan_tasks.run.scheduler import Progress
 from plan_tasks.status.document import now_iso
 
 SYMBOLS = {"started": "▶", "completed": "✓", "failed": "✗", "skipped": "⊘", "retrying": "↻", "interrupted": "■"}

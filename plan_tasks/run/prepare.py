@@ -21,7 +21,7 @@ from typing import Any
 from plan_tasks.errors import PlanError
 from plan_tasks.load import LoadedPlan, load_plan, load_text
 from plan_tasks.plan_cache import IndexedPlan, index_loaded
-from plan_tasks.run_config import (
+from plan_tasks.run.settings import (
     RunSettings,
     configured_redactions,
     resolve_agent_command,
@@ -57,9 +57,9 @@ def prepare_run(settings: RunSettings, *, need_agent: bool = True) -> PreparedRu
     from plan_tasks.executors.safe_paths import protected_patterns
     from plan_tasks.redact import configure as configure_redaction
     from plan_tasks.redact import reveal_argv
-    from plan_tasks.run_record import tasks_to_run
+    from plan_tasks.run.record import tasks_to_run
     from plan_tasks.select import batch_size
-    from plan_tasks.status.sync import synced_document
+    from plan_tasks.status_sync import synced_document
 
     paths = resolve_plan(settings.plan, settings.root, settings.dialect)
     redactions = tuple(configured_redactions(paths.root))

@@ -17,7 +17,7 @@ held. Prefect's client replays any 503 itself, so a replay here is as safe as
 the client's own retry, only sooner.
 
 The parent side (``LocalServer``) imports no Prefect: it picks a port, starts
-``python -m uvicorn --factory plan_tasks.local_server:create_app`` and waits
+``python -m uvicorn --factory plan_tasks.prefect.local_server:create_app`` and waits
 for ``/api/health``. ``create_app`` runs in the subprocess only. What it
 patches in Prefect's server, and what ``prefect_api`` relies on in the run's
 process, lives in ``prefect_internals``: a Prefect that moved one of those
@@ -43,7 +43,7 @@ from typing import Any
 
 # Private Prefect names are used only through prefect_internals (it imports no Prefect itself).
 # drain_prefect_workers stays importable from here: bench/run.py calls it.
-from plan_tasks.prefect_internals import (
+from plan_tasks.prefect.internals import (
     PrefectInternalsMoved,
     begin_sqlite_transactions_immediate,
     check_run_process_internals,
@@ -275,7 +275,7 @@ class LocalServer:
         env.pop("PREFECT_API_URL", None)
         self._log = None if self.verbose else tempfile.TemporaryFile()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", "plan_tasks.local_server:create_app",
+            [sys.executable, "-m", "uvicorn", "--factory", "plan_tasks.prefect.local_server:create_app",
              "--host", "127.0.0.1", "--port", str(port), "--log-level", "error", "--lifespan", "on",
              # Events arrive over one websocket on the loopback: compressing every message costs
              # both processes CPU (a third of an event's sending cost) and saves nothing.
@@ -367,7 +367,7 @@ def prefect_api(verbose: bool = False, on_ready: Callable[[str], None] | None = 
     from prefect.settings import PREFECT_API_URL, get_current_settings
 
     if PREFECT_API_URL.value():
-        from plan_tasks.server_check import unreachable
+        from plan_tasks.run.server_check import unreachable
 
         configured = str(PREFECT_API_URL.value())
         reason = unreachable(configured)
@@ -392,7 +392,10 @@ def prefect_api(verbose: bool = False, on_ready: Callable[[str], None] | None = 
         with _environ({"PREFECT_API_URL": api_url, LOCAL_API_URL: api_url}):
             refresh_global_settings()
             try:
-                from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+                from prefect.settings import (
+                    PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
+                    temporary_settings,
+                )
 
                 # No heartbeats: they let a long-lived server mark crashed runs, and this
                 # one ends with the run; their thread costs up to a second at every flow's end.
