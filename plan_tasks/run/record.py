@@ -12,11 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-import queue
 import re
 import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -25,6 +22,7 @@ from plan_tasks.errors import PlanError
 from plan_tasks.model import Plan
 from plan_tasks.plan_cache import IndexedPlan
 from plan_tasks.redact import redact
+from plan_tasks.run.status_writer import Change, StatusWriter
 from plan_tasks.status import document as doc
 from plan_tasks.status.atomic import write_atomic, write_text_atomic
 from plan_tasks.status.paths import PlanPaths
@@ -50,88 +48,6 @@ def _ends_with_newline(file: BinaryIO) -> bool:
 _UNCHECKED = re.compile(r"^(\s*(?:[-*+]|\d+[.)])\s+)\[ \]")
 
 
-Change = Callable[[doc.Document], None]
-GATHER_SECONDS = 0.05  # how long a change nobody waits for may wait for others to share its write
-
-
-def _no_change(document: doc.Document) -> None:
-    return None
-
-
-class StatusWriter:
-    """Applies queued status changes in order, as few transactions as possible.
-
-    Each transaction re-reads and rewrites all of status.json with two fsyncs
-    under the lock; one per change made the file the bottleneck of a run (two
-    changes per task). Changes carry the time they happened, so batching them
-    moves no timestamp. ``submit(change, wait=True)`` returns once the change
-    is on disk (it still shares its transaction with whatever else is queued);
-    a change nobody waits for may wait GATHER_SECONDS for others to join it.
-    """
-
-    def __init__(self, paths: PlanPaths) -> None:
-        self._paths = paths
-        self._queue: queue.Queue[tuple[Change, threading.Event | None] | None] = queue.Queue()
-        self.errors: list[str] = []
-        self._thread = threading.Thread(target=self._loop, name="plan-tasks-status", daemon=True)
-        self._thread.start()
-
-    def submit(self, change: Change, wait: bool = False) -> None:
-        written = threading.Event() if wait else None
-        self._queue.put((change, written))
-        if written is not None:
-            written.wait()
-
-    def flush(self) -> None:
-        """Return once every change submitted so far is on disk."""
-        # Queued after all of them and waited for: it also ends the gathering at once.
-        self.submit(_no_change, wait=True)
-
-    def close(self) -> None:
-        self._queue.put(None)
-        self._thread.join()
-
-    def _gather(self) -> list[tuple[Change, threading.Event | None] | None]:
-        """The next batch: all that is queued; if nobody waits for it, also what
-        comes within GATHER_SECONDS (a task's end then shares the transaction of
-        the next task's start instead of paying its own)."""
-        batch = [self._queue.get()]
-        deadline = time.monotonic() + GATHER_SECONDS
-        urgent = batch[0] is None or batch[0][1] is not None
-        while True:
-            try:
-                if urgent:
-                    item = self._queue.get_nowait()
-                else:
-                    item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                return batch
-            batch.append(item)
-            urgent = urgent or item is None or item[1] is not None
-
-    def _loop(self) -> None:
-        while True:
-            batch = self._gather()
-            changes = [item for item in batch if item is not None]
-            try:
-                if changes:
-                    with transaction(self._paths) as document:
-                        for change, _ in changes:
-                            try:
-                                change(document)
-                            except PlanError as error:  # one bad change must not lose the others
-                                self.errors.append(error.message)
-            except Exception as error:  # noqa: BLE001 - reported by the run, which goes on
-                self.errors.append(f"status.json not updated: {error}")
-            finally:
-                for item in batch:
-                    if item is not None and item[1] is not None:
-                        item[1].set()  # also after an error: it is in self.errors, the run goes on
-                    self._queue.task_done()
-            if len(changes) < len(batch):
-                return
-
-
 class RunRecord:
     def __init__(self, paths: PlanPaths, plan: Plan, *, update_plan: bool = False, deferred: bool = False) -> None:
         self.paths = paths
@@ -144,9 +60,11 @@ class RunRecord:
         self._writer = StatusWriter(paths) if deferred else None
 
     def _change(self, change: Change, wait: bool = False) -> None:
+        """Apply ``change`` (which leaves the derived fields to this) and refresh them once."""
         if self._writer is None:
             with transaction(self.paths) as document:
                 change(document)
+                doc.refresh(document)
         else:
             self._writer.submit(change, wait)
 
@@ -181,7 +99,7 @@ class RunRecord:
 
         def change(document: doc.Document) -> None:
             for task_id, attempt in starts:
-                task = doc.set_status(document, task_id, "in_progress", at=at)
+                task = doc.set_status(document, task_id, "in_progress", at=at, derived=False)
                 if attempt > 1 or "retryCount" in task:
                     task["retryCount"] = attempt - 1
 
@@ -206,7 +124,8 @@ class RunRecord:
         at = doc.now_iso()
 
         def change(document: doc.Document) -> None:
-            task = doc.set_status(document, task_id, "completed", at=at, findingsPath=findings_path)
+            task = doc.set_status(document, task_id, "completed", at=at, derived=False,
+                                  findingsPath=findings_path)
             task.pop("error", None)
 
         self._change(change)
@@ -219,7 +138,7 @@ class RunRecord:
         error = redact(error)
 
         def change(document: doc.Document) -> None:
-            task = doc.set_status(document, task_id, "failed", at=at, error=error[-4000:])
+            task = doc.set_status(document, task_id, "failed", at=at, derived=False, error=error[-4000:])
             task.setdefault("retryCount", attempt - 1)
             task["lastError"], task["lastErrorAt"] = error[-4000:], at
             task.setdefault(doc.OURS, {})["failureCategory"] = category
@@ -235,7 +154,7 @@ class RunRecord:
         def change(document: doc.Document) -> None:
             for task_id in task_ids:
                 doc.mark_skipped(document, task_id, doc.SKIP_FAILURE, reasons.get(task_id),
-                                 because_of=because_of.get(task_id), at=at)
+                                 because_of=because_of.get(task_id), at=at, derived=False)
 
         self._change(change)
 
@@ -247,7 +166,7 @@ class RunRecord:
         at = doc.now_iso()
 
         def change(document: doc.Document) -> None:
-            task = doc.set_status(document, task_id, "pending", at=at, notes=note)
+            task = doc.set_status(document, task_id, "pending", at=at, derived=False, notes=note)
             task.pop("completedAt", None)
             task.pop("duration", None)
 

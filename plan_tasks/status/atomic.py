@@ -18,9 +18,13 @@ import os
 from pathlib import Path
 
 
-def write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes, *, sync_directory: bool = True) -> None:
     """Replace ``path`` with ``data``; the file keeps its mode (a 0755 script stays 0755),
-    and a new one gets the mode ``open()`` would give it (0666 less the umask)."""
+    and a new one gets the mode ``open()`` would give it (0666 less the umask).
+
+    ``sync_directory=False`` leaves the directory's fsync to the caller (``sync_directory``
+    below): the replacement is atomic either way; until then only its durability across
+    a power cut waits (the old file would be found whole)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         kept_mode: int | None = os.stat(path).st_mode & 0o7777
@@ -41,7 +45,8 @@ def write_atomic(path: Path, data: bytes) -> None:
         except OSError:
             pass
         raise
-    _fsync_directory(path.parent)
+    if sync_directory:
+        _fsync_directory(path.parent)
 
 
 def _create_temp(path: Path) -> tuple[int, str]:
@@ -64,8 +69,13 @@ def _set_mode(descriptor: int, name: str, mode: int) -> None:
         os.chmod(name, mode)
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    write_atomic(path, text.encode("utf-8"))
+def write_text_atomic(path: Path, text: str, *, sync_directory: bool = True) -> None:
+    write_atomic(path, text.encode("utf-8"), sync_directory=sync_directory)
+
+
+def sync_directory(directory: Path) -> None:
+    """Make the renames done in ``directory`` durable (see ``write_atomic``)."""
+    _fsync_directory(directory)
 
 
 def _fsync_directory(directory: Path) -> None:

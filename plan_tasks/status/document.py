@@ -192,10 +192,25 @@ def resync(document: Document, tasks: Iterable[PlanTaskEntry], plan_hash: str) -
     return report
 
 
+_positions: tuple[object, dict[Any, int]] | None = None  # the last task list looked in, and where each id is
+
+
 def find_task(document: Document, task_id: str) -> dict[str, Any]:
-    for task in document.get("tasks") or []:
-        if task.get("id") == task_id:
-            return task
+    """The task entry of ``task_id``. A run changes thousands of tasks of one
+    document: where each id sits in the last task list looked in is kept, and
+    every answer is checked against the list, so an edited list is looked
+    through again, never answered wrongly."""
+    global _positions
+    tasks = document.get("tasks") or []
+    if _positions is None or _positions[0] is not tasks:
+        _positions = (tasks, {})
+    position = _positions[1].get(task_id)
+    if position is not None and position < len(tasks) and tasks[position].get("id") == task_id:
+        return tasks[position]
+    positions = {task.get("id"): index for index, task in enumerate(tasks) if isinstance(task, dict)}
+    _positions = (tasks, positions)
+    if task_id in positions:
+        return tasks[positions[task_id]]
     import difflib  # only an error pays for it
 
     known = [str(task.get("id")) for task in document.get("tasks") or []]
@@ -205,13 +220,14 @@ def find_task(document: Document, task_id: str) -> dict[str, Any]:
 
 
 def set_status(document: Document, task_id: str, status: str, *, at: str | None = None,
-               **extras: Any) -> dict[str, Any]:
+               derived: bool = True, **extras: Any) -> dict[str, Any]:
     """The seed's ``updateTaskStatus``: status, timing, extra fields, summary.
 
     ``at`` is when it happened (default: now), for changes written a moment
     after they happened. One deliberate difference from the seed: a task that
     starts again (after a failure) gets a fresh ``startedAt``, so ``duration``
-    measures the attempt that ran.
+    measures the attempt that ran. ``derived=False`` leaves the summary and the
+    current phase to one ``refresh`` after a batch of changes (each is O(tasks)).
     """
     task = find_task(document, task_id)
     now = at or now_iso()
@@ -232,7 +248,8 @@ def set_status(document: Document, task_id: str, status: str, *, at: str | None 
     for key, value in extras.items():
         if value is not None:
             task[key] = value
-    refresh(document)
+    if derived:
+        refresh(document)
     return task
 
 
@@ -249,9 +266,9 @@ def skip_cause(task: dict[str, Any]) -> str | None:
 
 
 def mark_skipped(document: Document, task_id: str, cause: str, reason: str | None = None, *,
-                 because_of: str | None = None, at: str | None = None) -> dict[str, Any]:
+                 because_of: str | None = None, at: str | None = None, derived: bool = True) -> dict[str, Any]:
     """Skip a task and remember why (``cause``: one of SKIP_CAUSES)."""
-    task = set_status(document, task_id, SKIPPED, at=at, skipReason=reason)
+    task = set_status(document, task_id, SKIPPED, at=at, derived=derived, skipReason=reason)
     ours = task.setdefault(OURS, {})
     ours["skipCause"] = cause
     if because_of is not None:

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from plan_tasks.errors import Location, PlanError
-from plan_tasks.status.atomic import write_text_atomic
+from plan_tasks.status.atomic import write_atomic
 from plan_tasks.status.document import Document
 from plan_tasks.status.paths import PlanPaths, conflict, other_plan
 from plan_tasks.status.schema import check_document, nested_deeper_than
@@ -178,20 +178,25 @@ def _recovery_hint(paths: PlanPaths) -> str:
             "(task statuses are then lost)")
 
 
-def save_status(paths: PlanPaths, document: Document) -> None:
+def save_status(paths: PlanPaths, document: Document, *, sync_directory: bool = True) -> tuple[Path, bytes]:
     """Write status.json atomically; call it only while holding the plan's lock.
 
     A document nested more than MAX_DEPTH levels (under a key plan-tasks does not know:
     the parser took it) is refused, the file left as it was: how deep the JSON writer's
-    recursion gets depends on the stack it starts from, this rule does not."""
+    recursion gets depends on the stack it starts from, this rule does not.
+
+    Returns the file written (status.json or its symlink's target) and its bytes."""
     if nested_deeper_than(document, MAX_DEPTH):
         try:
             on_disk = paths.status_file.read_text(encoding="utf-8")
         except OSError:
             on_disk = ""
         raise _too_deep(on_disk, paths.relative(paths.status_file), _recovery_hint(paths))
-    write_text_atomic(_write_target(paths), dump(document) + "\n")
+    target = _write_target(paths)
+    data = (dump(document) + "\n").encode("utf-8")
+    write_atomic(target, data, sync_directory=sync_directory)
     _sweep_stale_temps(paths)
+    return target, data
 
 
 def _write_target(paths: PlanPaths) -> Path:
