@@ -395,10 +395,7 @@ def _start_server(kind: str, stack: contextlib.ExitStack) -> tuple[float, str]:
 
 def _stop_server() -> None:
     """Flush Prefect's event and log workers, then stop Prefect's temporary server."""
-    from plan_tasks.prefect.internals import (
-        drain_prefect_workers,
-        stop_ephemeral_server,
-    )
+    from plan_tasks.prefect.internals import drain_prefect_workers, stop_ephemeral_server
 
     drain_prefect_workers()
     stop_ephemeral_server()

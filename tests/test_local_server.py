@@ -17,12 +17,7 @@ import pytest
 from server_helpers import prefect_env
 
 from plan_tasks.prefect import local_server
-from plan_tasks.prefect.local_server import (
-    LocalServer,
-    RetryLockedRequests,
-    ServerStartError,
-    is_local,
-)
+from plan_tasks.prefect.local_server import LocalServer, RetryLockedRequests, ServerStartError, is_local
 
 # -- the middleware, through ASGI ---------------------------------------------------
 

@@ -24,11 +24,7 @@ from server_helpers import prefect_env
 
 from plan_tasks.errors import EXIT_INVALID, PlanError
 from plan_tasks.prefect import internals as prefect_internals
-from plan_tasks.prefect.internals import (
-    PrefectInternalsMoved,
-    installed_prefect_version,
-    resolve,
-)
+from plan_tasks.prefect.internals import PrefectInternalsMoved, installed_prefect_version, resolve
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBPROCESS_TIMEOUT = 180

@@ -15,12 +15,7 @@ from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
-from test_graph_properties import (
-    GATES,
-    GeneratedPlan,
-    generated_plans,
-    property_settings,
-)
+from test_graph_properties import GATES, GeneratedPlan, generated_plans, property_settings
 
 from plan_tasks.load import LoadedPlan, load_text
 from plan_tasks.plan_index import build_index

@@ -141,9 +141,7 @@ def test_the_same_options_from_the_command_line_pyproject_or_the_flow_parameter_
         (root / "pyproject.toml").write_text(SAME_OPTIONS_PYPROJECT, encoding="utf-8")
         settings = settings_from_command_line(["plan.md", "1.1", "phase:2", "--root", str(root)])
     else:
-        from plan_tasks.prefect.flow import (
-            run_plan,  # Prefect checks the parameter as it does for a deployment
-        )
+        from plan_tasks.prefect.flow import run_plan  # Prefect checks the parameter as it does for a deployment
 
         parameter = {"plan": "plan.md", "root": str(root), "selection": ["1.1", "phase:2"], **SAME_OPTIONS_PARAMETER}
         settings = run_plan.validate_parameters({"settings": parameter})["settings"]

@@ -96,10 +96,7 @@ def overlap(first: tuple[datetime, datetime], second: tuple[datetime, datetime])
 def phase_subflow_runs(flow_run_id: Any) -> dict[str, Any]:
     """The plan flow run's child flow runs (its phases), by name."""
     from prefect import get_client
-    from prefect.client.schemas.filters import (
-        FlowRunFilter,
-        FlowRunFilterParentFlowRunId,
-    )
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterParentFlowRunId
 
     with get_client(sync_client=True) as client:
         children = client.read_flow_runs(

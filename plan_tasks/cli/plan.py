@@ -11,12 +11,7 @@ import json
 import sys
 from typing import Any
 
-from plan_tasks.cli.options import (
-    PHASE_GATE_HELP,
-    add_format_option,
-    phase_gate,
-    plan_options,
-)
+from plan_tasks.cli.options import PHASE_GATE_HELP, add_format_option, phase_gate, plan_options
 from plan_tasks.errors import EXIT_INVALID, EXIT_OK, PlanInvalid
 
 

@@ -215,11 +215,7 @@ def _run_flow(args: argparse.Namespace, prepared: Any, stop: Any, announce_local
         notice.start()
     try:
         from plan_tasks.prefect.flow import run_plan
-        from plan_tasks.prefect.local_server import (
-            ServerStartError,
-            ServerUnreachable,
-            prefect_api,
-        )
+        from plan_tasks.prefect.local_server import ServerStartError, ServerUnreachable, prefect_api
         from plan_tasks.run.prepare import hand_over
 
         try:

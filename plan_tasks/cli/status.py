@@ -18,21 +18,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from plan_tasks.cli.options import (
-    PHASE_GATE_HELP,
-    non_negative_int,
-    phase_gate,
-    plan_options,
-)
+from plan_tasks.cli.options import PHASE_GATE_HELP, non_negative_int, phase_gate, plan_options
 from plan_tasks.errors import EXIT_INVALID, EXIT_OK, EXIT_TASKS_FAILED, PlanError
 from plan_tasks.status import document as doc
 from plan_tasks.status.paths import PlanPaths, require_plan_or_status, resolve_plan
-from plan_tasks.status.store import (
-    load_status,
-    read_status_file,
-    status_exists,
-    transaction,
-)
+from plan_tasks.status.store import load_status, read_status_file, status_exists, transaction
 from plan_tasks.status_sync import initialize, plan_entries
 
 

@@ -392,10 +392,7 @@ def prefect_api(verbose: bool = False, on_ready: Callable[[str], None] | None = 
         with _environ({"PREFECT_API_URL": api_url, LOCAL_API_URL: api_url}):
             refresh_global_settings()
             try:
-                from prefect.settings import (
-                    PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
-                    temporary_settings,
-                )
+                from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
                 # No heartbeats: they let a long-lived server mark crashed runs, and this
                 # one ends with the run; their thread costs up to a second at every flow's end.

@@ -233,10 +233,7 @@ class RunRecord:
             except (OSError, UnicodeDecodeError) as error:
                 raise PlanError(f"cannot update the plan: {error}", location=self.paths.plan_ref) from None
             if self.plan.dialect == "taskmaster" and self.paths.plan.suffix == ".json":
-                from plan_tasks.parse.taskmaster_status import (
-                    TO_TASKMASTER,
-                    update_taskmaster_status,
-                )
+                from plan_tasks.parse.taskmaster_status import TO_TASKMASTER, update_taskmaster_status
 
                 updated = update_taskmaster_status(text, task_id, TO_TASKMASTER["completed"])
             else:

@@ -38,16 +38,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from plan_tasks.run.ready_queue import ReadyQueue
-from plan_tasks.statuses import (
-    CANCELLED,
-    COMPLETED,
-    FAILED,
-    INTERRUPTED,
-    RUNNING,
-    SKIPPED,
-    WAITING,
-    RunState,
-)
+from plan_tasks.statuses import CANCELLED, COMPLETED, FAILED, INTERRUPTED, RUNNING, SKIPPED, WAITING, RunState
 from plan_tasks.task_graph import TaskGraph
 
 # How many times lighter tasks may take freed slots while the first task in

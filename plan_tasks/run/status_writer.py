@@ -124,7 +124,7 @@ class StatusWriter:
                     self.errors.append(error.message)
             doc.refresh(document)  # summary and current phase, once for the batch
             self._forget()  # until the save is complete
-            target, data = save_status(self._paths, document, sync_directory=False)
+            target, data = save_status(self._paths, document, sync_directory=False, read_checked=True)
             self._document, self._written = document, data
             _wake(items)  # status.json says so now; releasing the locks takes milliseconds more
         return target.parent
