@@ -132,8 +132,8 @@ class RunDriver:
             self.outcomes[task_id] = {"files": written, "attempts": attempt.number, "seconds": outcome.seconds,
                                       "usage": usage}
         self._count_usage(task_id, outcome.usage)
+        self._check_budget()  # before its slot is freed: no task may start on a budget already spent
         self._settle(task_id, succeeded=True)
-        self._check_budget()
 
     def failed(self, task_id: str, failure: TaskFailure) -> None:
         """Record a failed attempt; retry it later if it may help, else settle the task."""
@@ -155,10 +155,10 @@ class RunDriver:
             delay *= random.uniform(1 - JITTER, 1 + JITTER)  # noqa: S311 - spreading retries, not security
             with self.lock:
                 heapq.heappush(self._retries, (time.monotonic() + delay, task_id, attempt.number + 1))
-            # its phase loop submits it when due (next_retry_in bounds the loop's wait)
-        else:
-            self._settle(task_id, succeeded=False)
-        self._check_budget()  # after the retry is queued: a budget reached now drops it
+            self._check_budget()  # after the retry is queued: a budget reached now drops it
+            return  # its phase loop submits it when due (next_retry_in bounds the loop's wait)
+        self._check_budget()
+        self._settle(task_id, succeeded=False)
 
     # -- cost ----------------------------------------------------------------------------
 
