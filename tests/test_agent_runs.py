@@ -103,3 +103,27 @@ def test_budget_stops_handing_out_tasks_once_the_cost_reaches_it(
     assert "stopped handing out tasks: the run's agents cost $0.0800, reaching its budget (--budget-usd 0.06); " \
            "2 task(s) not started stay pending" in done.stderr
     assert "2 completed, 0 failed, 0 skipped" in done.stdout and "agents: $0.0800" in done.stdout
+
+
+def test_the_outcome_table_and_the_prefect_events_carry_each_tasks_cost(
+        prefect_server: str, tmp_path: Path, fake_agent_bin: Path) -> None:
+    from test_run_prefect import flow_run_artifacts, plan_events
+
+    from plan_tasks.prefect.flow import run_plan
+    from plan_tasks.run.settings import RunSettings
+
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "costs.md").write_text(BUDGET_PLAN.replace("# Budget", "# Costs"), encoding="utf-8")
+    state = run_plan(settings=RunSettings(plan="costs.md", root=str(root), agent="opencode"), return_state=True)
+    assert state.is_completed()
+    expected = EXPECTED_USAGE["opencode"].to_json()
+    rows = flow_run_artifacts(state.state_details.flow_run_id)["costs-outcomes"].data
+    assert [(row["task"], row["cost_usd"], row["input_tokens"], row["output_tokens"], row["turns"]) for row in rows] \
+        == [(task_id, expected["costUsd"], expected["inputTokens"], expected["outputTokens"], expected["turns"])
+            for task_id in ("1.1", "1.2", "1.3", "1.4")]
+    completed = [event for event in plan_events("costs", 8) if event.event == "plan.task.completed"]
+    assert sorted(event.payload["task"] for event in completed) == ["1.1", "1.2", "1.3", "1.4"]
+    assert all(event.payload["usage"] == expected for event in completed)
+    assert state.result()["usage"] == (EXPECTED_USAGE["opencode"] + EXPECTED_USAGE["opencode"]
+                                       + EXPECTED_USAGE["opencode"] + EXPECTED_USAGE["opencode"]).to_json()
