@@ -67,6 +67,8 @@ def test_a_preset_run_writes_answers_retries_rate_limits_and_adds_up_the_cost(
     stored = [AgentUsage.from_json(task.get("planTasks", {}).get("usage", {})) for task in tasks.values()]
     total = sum(stored, AgentUsage())
     assert f"agents: {total.describe()}; status:" in done.stdout
+    if EXPECTED_USAGE[cli].cost_usd is not None:  # the task's line on the terminal says what it cost
+        assert f" s, ${EXPECTED_USAGE[cli].cost_usd:.4f}" in done.stderr
     completed = [json.loads(line) for line in events.read_text().splitlines()
                  if json.loads(line)["event"] == "plan.task.completed"]
     assert {event["task"]: AgentUsage.from_json(event["usage"]) for event in completed}["1.1"] == EXPECTED_USAGE[cli]
