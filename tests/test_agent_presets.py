@@ -213,3 +213,23 @@ def test_bad_agent_settings_name_the_option(given: dict[str, str], message: str,
     with pytest.raises(PlanError) as refused:
         build_settings({"plan": "plan.md", **given})
     assert message in refused.value.message
+
+
+def test_a_preset_whose_cli_is_not_installed_is_refused_before_the_run(
+        auth_project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from plan_tasks.run.prepare import prepare_run
+
+    monkeypatch.setenv("PATH", str(auth_project / "no-such-bin"))
+    with pytest.raises(PlanError) as refused:
+        prepare_run(RunSettings(plan="docs/plans/auth.md", root=str(auth_project), agent="aider"))
+    assert "`aider` (`--agent aider`) is not on PATH" in refused.value.message
+    assert not (auth_project / "docs" / "plan-outputs").exists()
+
+
+def test_a_preset_whose_cli_is_installed_is_prepared_with_its_argv(
+        auth_project: Path, fake_agent_bin: Path) -> None:
+    from plan_tasks.run.prepare import prepare_run
+
+    prepared = prepare_run(RunSettings(plan="docs/plans/auth.md", root=str(auth_project), agent="gemini",
+                                       agent_args=("-m", "flash")))
+    assert prepared.agent_command == ("gemini", "--output-format", "json", "-m", "flash")
