@@ -104,3 +104,23 @@ def prefect_server() -> Iterator[str]:
 
         with prefect_test_harness(server_startup_timeout=90):
             yield str(PREFECT_API_URL.value())
+
+
+FAKE_AGENTS = Path(__file__).resolve().parent / "fake_agents"
+
+
+@pytest.fixture
+def fake_agent_bin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A folder put first on PATH holding the fake coding-agent CLIs of ``tests/fake_agents``
+    (claude, codex, gemini, aider, opencode), each started by this test's Python; returns it."""
+    import sys
+
+    folder = tmp_path / "fake-agent-bin"
+    folder.mkdir()
+    shutil.copyfile(FAKE_AGENTS / "_fake_cli.py", folder / "_fake_cli.py")
+    for name in ("claude", "codex", "gemini", "aider", "opencode"):
+        source = (FAKE_AGENTS / name).read_text(encoding="utf-8").split("\n", 1)[1]  # less its own shebang
+        (folder / name).write_text(f"#!{sys.executable}\n{source}", encoding="utf-8")
+        (folder / name).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ.get('PATH', '')}")
+    return folder

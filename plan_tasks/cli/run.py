@@ -91,6 +91,10 @@ def given_settings(args: argparse.Namespace) -> dict[str, Any]:
     command = given.pop("agent_command", None)
     if command:  # `--agent-command ""` is as good as none: the environment, then pyproject.toml
         given["agent_command"] = tuple(hide_argv(shlex.split(command)))
+    if isinstance(given.get("agent_args"), str):
+        from plan_tasks.run.settings import split_arguments
+
+        given["agent_args"] = tuple(hide_argv(split_arguments(given["agent_args"])))
     return given
 
 
@@ -276,10 +280,14 @@ def _report(paths: Any, state: Any, elapsed: float, stop: Any) -> int:
         return stop.exit_code
     if isinstance(result, PlanRunFailed) and result.summary:
         summary = result.summary
-        print(f"fix the cause, then `plan-tasks run {paths.plan_ref}` runs the failed tasks and the tasks "
-              "skipped because of them again")
+        if summary.get("budgetReached"):
+            print(f"{paths.plan_ref}: stopped handing out tasks: {summary['budgetReached']}; "
+                  f"{summary['notStarted']} task(s) not started stay pending", file=sys.stderr)
+        else:
+            print(f"fix the cause, then `plan-tasks run {paths.plan_ref}` runs the failed tasks and the tasks "
+                  "skipped because of them again")
         print(f"{paths.plan_ref}: {summary['completed']} completed, {summary['failed']} failed, "
-              f"{summary['skipped']} skipped in {elapsed:.1f} s (run {summary['runId']}); {status}")
+              f"{summary['skipped']} skipped in {elapsed:.1f} s (run {summary['runId']}){_cost(summary)}; {status}")
         return EXIT_TASKS_FAILED
     if isinstance(result, PlanError):
         raise result
@@ -290,5 +298,13 @@ def _report(paths: Any, state: Any, elapsed: float, stop: Any) -> int:
               f"{redact(str(result))}; {status}")
         return EXIT_TASKS_FAILED
     print(f"{paths.plan_ref}: {result['completed']} completed, {result['failed']} failed, "
-          f"{result['skipped']} skipped in {elapsed:.1f} s (run {result['runId']}); {status}")
+          f"{result['skipped']} skipped in {elapsed:.1f} s (run {result['runId']}){_cost(result)}; {status}")
     return EXIT_OK
+
+
+def _cost(summary: dict[str, Any]) -> str:
+    """``, agents: $0.0420, 1,200 tokens in, 300 out, 4 turns``: what the run's agents reported, if anything."""
+    from plan_tasks.executors.outcome import AgentUsage
+
+    usage = AgentUsage.from_json(summary.get("usage") or {})
+    return f", agents: {usage.describe()}" if not usage.is_empty() else ""

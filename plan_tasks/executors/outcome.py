@@ -55,6 +55,52 @@ class TaskRequest:
     block_limit: int = BLOCK_LIMIT  # bytes of one FILE block
     protected: tuple[str, ...] = ()  # patterns of paths inside the root that FILE blocks may not write
     slots: int = 1  # slots of a shared server's global concurrency limit the attempt holds
+    agent_preset: str = "command"  # how the agent command takes its prompt and answers (agent_presets)
+    plan_path: str = ""  # the plan file, absolute: PLAN_TASKS_PLAN in the agent's environment
+
+
+@dataclass(frozen=True)
+class AgentUsage:
+    """What an agent CLI said an attempt cost; None where it does not say."""
+
+    cost_usd: float | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    turns: int | None = None
+
+    def __add__(self, other: AgentUsage) -> AgentUsage:
+        def total(mine: float | None, theirs: float | None) -> float | None:
+            return theirs if mine is None else mine if theirs is None else mine + theirs
+
+        return AgentUsage(*(total(getattr(self, name), getattr(other, name)) for name in USAGE_FIELDS))
+
+    def is_empty(self) -> bool:
+        return all(getattr(self, name) is None for name in USAGE_FIELDS)
+
+    def to_json(self) -> dict[str, float | int]:
+        """As status.json and events keep it: camelCase keys, only what is known."""
+        return {USAGE_KEYS[name]: getattr(self, name) for name in USAGE_FIELDS if getattr(self, name) is not None}
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> AgentUsage:
+        return cls(**{name: data.get(key) for name, key in USAGE_KEYS.items()})  # type: ignore[arg-type]
+
+    def describe(self) -> str:
+        """``$0.0123, 1,200 tokens in, 340 out, 3 turns`` (what is known of it)."""
+        parts = []
+        if self.cost_usd is not None:
+            parts.append(f"${self.cost_usd:.4f}")
+        if self.input_tokens is not None:
+            parts.append(f"{self.input_tokens:,} tokens in")
+        if self.output_tokens is not None:
+            parts.append(f"{self.output_tokens:,} out")
+        if self.turns is not None:
+            parts.append(f"{self.turns} turn{'s' if self.turns != 1 else ''}")
+        return ", ".join(parts)
+
+
+USAGE_FIELDS = ("cost_usd", "input_tokens", "output_tokens", "turns")
+USAGE_KEYS = {"cost_usd": "costUsd", "input_tokens": "inputTokens", "output_tokens": "outputTokens", "turns": "turns"}
 
 
 @dataclass(frozen=True)
@@ -66,24 +112,26 @@ class TaskOutcome:
     files_written: tuple[str, ...] = ()  # FILE blocks already written (``run_agent``)
     blocks: tuple[FileBlock, ...] = ()  # FILE blocks checked but not written: the driver writes them
     seconds: float = 0.0  # how long the attempt ran
+    usage: AgentUsage | None = None  # cost, tokens and turns, where the agent CLI reports them
 
 
 class TaskFailure(Exception):
     """A task failed; ``category`` says whether retrying can help."""
 
-    def __init__(self, message: str, category: Category, output: str = "") -> None:
+    def __init__(self, message: str, category: Category, output: str = "", usage: AgentUsage | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.category = category
         self.output = output  # what the attempt printed (stdout and stderr), for its log file
+        self.usage = usage  # what the failed attempt cost, where the agent CLI says
 
     def __str__(self) -> str:
         return f"{self.category}: {self.message}"
 
-    def __reduce__(self) -> tuple[type[TaskFailure], tuple[str, str, str]]:
+    def __reduce__(self) -> tuple[type[TaskFailure], tuple[str, str, str, AgentUsage | None]]:
         # Pickled across processes (a Dask worker's failure reaches the driver): the
         # default would rebuild it from ``args``, the message alone.
-        return (TaskFailure, (self.message, self.category, self.output))
+        return (TaskFailure, (self.message, self.category, self.output, self.usage))
 
 
 def classify_exit(returncode: int, output: str) -> Category:

@@ -37,7 +37,7 @@ def run_task(request: TaskRequest) -> TaskOutcome:
         outcome = _runner(request.executor)(request)
     except TaskFailure as failure:
         raise TaskFailure(redact(failure.message), failure.category,
-                          redact(failure.output[-FAILURE_OUTPUT_CHARACTERS:])) from None
+                          redact(failure.output[-FAILURE_OUTPUT_CHARACTERS:]), failure.usage) from None
     except Exception as error:  # noqa: BLE001 - a bug or a surprise fails this task, not the run
         raise TaskFailure(redact(f"{type(error).__name__}: {error}"), "permanent") from None
     return replace(outcome, seconds=time.monotonic() - began)

@@ -155,8 +155,11 @@ def outcome_table(run: Any) -> None:
         if task_id not in run.runs.futures and state != "skipped":
             continue
         outcome = run.outcomes.get(task_id, {})
+        usage = outcome["usage"].to_json() if outcome.get("usage") is not None else {}
         rows.append({"task": task_id, "title": run.loaded.plan.task_by_id[task_id].title, "outcome": state,
-                     "attempts": outcome.get("attempts", 0),
+                     "attempts": outcome.get("attempts", 0), "cost_usd": usage.get("costUsd"),
+                     "input_tokens": usage.get("inputTokens"), "output_tokens": usage.get("outputTokens"),
+                     "turns": usage.get("turns"),
                      "detail": outcome.get("error") or run.scheduler.skip_reasons.get(task_id) or
                      ", ".join(outcome.get("files", []))})
     from plan_tasks.redact import redact_value

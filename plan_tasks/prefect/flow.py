@@ -485,6 +485,12 @@ def _summary(run: ActiveRun, paths: PlanPaths) -> dict[str, Any]:
     summary = {"plan": paths.plan_ref, "runId": driver.record.run_id, "total": progress.total,
                "completed": progress.completed, "failed": progress.failed, "skipped": progress.skipped,
                "statusFile": paths.relative(paths.status_file)}
+    if not driver.usage.is_empty():
+        summary["usage"] = driver.usage.to_json()
+    if driver.budget_reached:  # not a stop by the user: the run fails, saying why
+        summary["budgetReached"] = driver.budget_reached
+        summary["notStarted"] = progress.not_started + len(driver.interrupted)
+        raise PlanRunFailed(driver.budget_reached, summary)
     if driver.scheduler.cancelled:
         summary["interrupted"] = sorted(driver.interrupted, key=run.loaded.graph.order.__getitem__)
         summary["notStarted"] = (progress.total - progress.completed - progress.failed - progress.skipped

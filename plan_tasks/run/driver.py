@@ -28,7 +28,7 @@ from typing import Any
 
 from plan_tasks.executors import choose_executor
 from plan_tasks.executors.file_blocks import write_blocks
-from plan_tasks.executors.outcome import TaskFailure, TaskOutcome, TaskRequest
+from plan_tasks.executors.outcome import AgentUsage, TaskFailure, TaskOutcome, TaskRequest
 from plan_tasks.load import LoadedPlan
 from plan_tasks.run.record import AttemptLog, RunRecord
 from plan_tasks.run.report import RunReporter, display_path
@@ -70,6 +70,8 @@ class RunDriver:
     outcomes: dict[str, dict[str, Any]] = field(default_factory=dict)
     interrupted: list[str] = field(default_factory=list)  # started, then stopped with the run
     attempts: dict[str, Attempt] = field(default_factory=dict)  # running, by task id
+    usage: AgentUsage = field(default_factory=AgentUsage)  # what the run's agent attempts cost, summed
+    budget_reached: str | None = None  # why no more tasks are handed out, once the run's cost reached its budget
     lock: threading.Lock = field(default_factory=threading.Lock)
     _retries: list[tuple[float, str, int]] = field(default_factory=list)  # heap of (due, task id, attempt)
 
@@ -102,7 +104,8 @@ class RunDriver:
             dependency_findings=self.record.findings_of(self.loaded.graph.predecessors[task_id]),
             agent_command=self.agent_command, log_path=log.path if log else None,
             output_limit=self.output_limit, protected=self.protected,
-            slots=min(task.weight, self.max_parallel),
+            slots=min(task.weight, self.max_parallel), agent_preset=self.settings.agent,
+            plan_path=str(self.record.paths.plan),
         )
 
     def announce(self, task_id: str) -> None:
@@ -122,10 +125,14 @@ class RunDriver:
         except TaskFailure as failure:
             self.failed(task_id, failure)
             return
-        self._end_log(attempt, "completed", outcome.output)
+        self._end_log(attempt, _with_usage("completed", outcome.usage), outcome.output)
         self.record.completed(task_id, outcome.findings)
         with self.lock:
-            self.outcomes[task_id] = {"files": written, "attempts": attempt.number, "seconds": outcome.seconds}
+            usage = self.outcomes.get(task_id, {}).get("usage")  # of its failed attempts in this run
+            self.outcomes[task_id] = {"files": written, "attempts": attempt.number, "seconds": outcome.seconds,
+                                      "usage": usage}
+        self._count_usage(task_id, outcome.usage)
+        self._check_budget()  # before its slot is freed: no task may start on a budget already spent
         self._settle(task_id, succeeded=True)
 
     def failed(self, task_id: str, failure: TaskFailure) -> None:
@@ -135,19 +142,48 @@ class RunDriver:
         retry = failure.category == "transient" and attempt.number <= self.settings.retries \
             and not self.scheduler.cancelled
         heading = f"failed, {failure.category}: {first_line}" + (", retrying" if retry else "")
-        shown = self._end_log(attempt, heading, failure.output or failure.message)
+        shown = self._end_log(attempt, _with_usage(heading, failure.usage), failure.output or failure.message)
         self.record.failed(task_id, failure.message, failure.category, attempt.number)
         with self.lock:
+            usage = self.outcomes.get(task_id, {}).get("usage")  # of its earlier attempts in this run
             self.outcomes[task_id] = {"error": failure.message, "category": failure.category,
                                       "attempts": attempt.number, "log": shown,
-                                      "output": failure.output[-OUTPUT_TAIL_CHARACTERS:]}
+                                      "output": failure.output[-OUTPUT_TAIL_CHARACTERS:], "usage": usage}
+        self._count_usage(task_id, failure.usage)
         if retry:
             delay = self.settings.retry_delay_seconds * 2 ** (attempt.number - 1)
             delay *= random.uniform(1 - JITTER, 1 + JITTER)  # noqa: S311 - spreading retries, not security
             with self.lock:
                 heapq.heappush(self._retries, (time.monotonic() + delay, task_id, attempt.number + 1))
+            self._check_budget()  # after the retry is queued: a budget reached now drops it
             return  # its phase loop submits it when due (next_retry_in bounds the loop's wait)
+        self._check_budget()
         self._settle(task_id, succeeded=False)
+
+    # -- cost ----------------------------------------------------------------------------
+
+    def _count_usage(self, task_id: str, usage: AgentUsage | None) -> None:
+        """Add an attempt's cost to its task's (this run's, and status.json's) and to the run's."""
+        if usage is None or usage.is_empty():
+            return
+        with self.lock:
+            outcome = self.outcomes.setdefault(task_id, {})
+            outcome["usage"] = usage if outcome.get("usage") is None else outcome["usage"] + usage
+            self.usage += usage
+        self.record.add_usage(task_id, usage.to_json())
+
+    def _check_budget(self) -> None:
+        """Once the run's cost reaches ``--budget-usd``, hand out nothing more: running
+        attempts finish, tasks not started (and retries not due) stay pending."""
+        budget = self.settings.budget_usd
+        with self.lock:
+            spent = self.usage.cost_usd
+            if budget is None or spent is None or spent < budget or self.budget_reached:
+                return
+            self.budget_reached = f"the run's agents cost ${spent:.4f}, reaching its budget (--budget-usd {budget:g})"
+        self.stop_name = "the budget"
+        self.scheduler.cancel()
+        self.drop_retries()
 
     def stopped(self, task_id: str, message: str | None) -> None:
         """An attempt stopped with the run (or never started): back to pending, said once."""
@@ -172,13 +208,15 @@ class RunDriver:
     def _report(self, task_id: str, succeeded: bool, skipped: list[str]) -> None:
         plan = self.loaded.plan
         outcome = self.outcomes.get(task_id, {})
+        usage = outcome.get("usage")
+        spent = {"usage": usage.to_json()} if usage is not None else {}
         if succeeded:
             self.reporter.task_event("completed", task_id, plan.task_by_id[task_id].title,
-                                     duration_seconds=outcome.get("seconds"))
+                                     duration_seconds=outcome.get("seconds"), **spent)
         else:
             self.reporter.task_event("failed", task_id, plan.task_by_id[task_id].title, error=outcome.get("error"),
                                      category=outcome.get("category", "permanent"), log=outcome.get("log"),
-                                     output=outcome.get("output", ""))
+                                     output=outcome.get("output", ""), **spent)
         if skipped:
             reasons = {skipped_id: self.scheduler.skip_reasons[skipped_id] for skipped_id in skipped}
             self.record.skipped(skipped, reasons, self.scheduler.skipped_because_of)
@@ -231,3 +269,9 @@ class RunDriver:
             print(f"plan-tasks: warning: could not write the log of task {attempt.task_id}: {error}",
                   file=sys.stderr)
             return None
+
+
+def _with_usage(heading: str, usage: AgentUsage | None) -> str:
+    """An attempt's closing log heading, with what it cost when the agent said."""
+    described = usage.describe() if usage is not None else ""
+    return f"{heading} ({described})" if described else heading

@@ -24,7 +24,7 @@ from plan_tasks.plan_cache import IndexedPlan, index_loaded
 from plan_tasks.run.settings import (
     RunSettings,
     configured_redactions,
-    resolve_agent_command,
+    resolve_agent_argv,
     resolve_output_limit,
     resolve_protect,
 )
@@ -67,9 +67,10 @@ def prepare_run(settings: RunSettings, *, need_agent: bool = True) -> PreparedRu
     loaded, indexed = _load(paths)
     snapshot, _ = synced_document(paths, indexed)
     selected = tuple(tasks_to_run(loaded.plan, snapshot, settings.selection, loaded.graph.predecessors))
-    agent_command = resolve_agent_command(reveal_argv(settings.agent_command), paths.root)
+    agent_settings = settings.model_copy(update={"agent_args": reveal_argv(settings.agent_args)})
+    agent_command = resolve_agent_argv(agent_settings, reveal_argv(settings.agent_command), paths.root)
     if need_agent and settings.executor == "agent":
-        _check_agent(loaded, selected, agent_command)
+        _check_agent(loaded, selected, agent_command, settings.agent)
     root = paths.root
     return PreparedRun(
         settings=settings, paths=paths, loaded=loaded, indexed=indexed, snapshot=snapshot, selected=selected,
@@ -93,18 +94,27 @@ def _load(paths: PlanPaths) -> tuple[LoadedPlan, IndexedPlan]:
     return loaded, index_loaded(raw, loaded, paths.dialect)
 
 
-def _check_agent(loaded: LoadedPlan, selected: tuple[str, ...], agent_command: tuple[str, ...]) -> None:
+def _check_agent(loaded: LoadedPlan, selected: tuple[str, ...], agent_command: tuple[str, ...], agent: str) -> None:
+    """Refuse a run whose agent tasks have no agent to run them: no command, or a preset's CLI not installed."""
+    import shutil
+
     from plan_tasks.executors import choose_executor
 
-    if agent_command:
+    if agent_command and (agent == "command" or shutil.which(agent_command[0])):
         return
     needs_agent = [task_id for task_id in selected
                    if choose_executor(loaded.plan.task_by_id[task_id], "agent") == "agent"]
-    if needs_agent:
-        raise PlanError(
-            f"{len(needs_agent)} task(s) need an agent (e.g. {needs_agent[0]}) but no agent command is set",
-            "pass `--agent-command CMD`, set PLAN_TASKS_AGENT_COMMAND, or add `agent-command = [...]` under "
-            "[tool.plan-tasks] in pyproject.toml; or pick `--executor shell`")
+    if not needs_agent:
+        return
+    if agent_command:
+        raise PlanError(f"{len(needs_agent)} task(s) need an agent (e.g. {needs_agent[0]}) but `{agent_command[0]}` "
+                        f"(`--agent {agent}`) is not on PATH",
+                        "install it, or pick another `--agent` (docs/agents.md)")
+    raise PlanError(
+        f"{len(needs_agent)} task(s) need an agent (e.g. {needs_agent[0]}) but no agent command is set",
+        "pick a coding-agent CLI with `--agent NAME` (claude, codex, gemini, aider, opencode), pass "
+        "`--agent-command CMD`, set PLAN_TASKS_AGENT_COMMAND, or add `agent-command = [...]` under "
+        "[tool.plan-tasks] in pyproject.toml; or pick `--executor shell`")
 
 
 # -- from the command line to the flow it starts ------------------------------------------------

@@ -145,6 +145,23 @@ class RunRecord:
 
         self._change(change)
 
+    def add_usage(self, task_id: str, usage: dict[str, float | int]) -> None:
+        """Add an attempt's cost, tokens and turns to the task's ``planTasks.usage``
+        (every attempt of every run: what the task cost so far)."""
+
+        def change(document: doc.Document) -> None:
+            ours = doc.find_task(document, task_id).setdefault(doc.OURS, {})
+            if not isinstance(ours.get("usage"), dict):
+                ours["usage"] = {}
+            totals = ours["usage"]
+            for key, value in usage.items():
+                before = totals.get(key)
+                if isinstance(before, (int, float)) and not isinstance(before, bool):
+                    value = before + value  # a value edited into something else is started afresh
+                totals[key] = round(value, 6) if isinstance(value, float) else value
+
+        self._change(change)
+
     def skipped(self, task_ids: list[str], reasons: dict[str, str], because_of: dict[str, str]) -> None:
         """Skip tasks because a task they depend on failed (they run again once it is fixed)."""
         if not task_ids:

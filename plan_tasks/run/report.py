@@ -93,6 +93,8 @@ class RunReporter:
         detail = ""
         if kind == "completed" and payload.get("duration_seconds") is not None:
             detail = f"  {payload['duration_seconds']:.1f} s"
+            cost = (payload.get("usage") or {}).get("costUsd")
+            detail += f", ${cost:.4f}" if isinstance(cost, (int, float)) else ""
         elif kind in ("failed", "retrying") and payload.get("error"):
             detail = f"  {payload.get('category', '')}: {str(payload['error']).splitlines()[0][:100]}"
         elif kind in ("skipped", "interrupted") and payload.get("reason"):

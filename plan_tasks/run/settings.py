@@ -5,6 +5,9 @@ description; the `run` command's options, ``[tool.plan-tasks]`` and the flow's
 parameter are three ways to write it (:func:`build_settings` merges the first
 two; pydantic errors become PlanErrors naming the option or the key).
 
+The agent is a preset for a coding-agent CLI (``agent``: claude, codex,
+gemini, aider, opencode; ``executors.agent_presets``), its argv extended by
+``agent-args``, or (``agent = "command"``, the default) an agent command.
 The agent command is an argv list, taken from (first found): the ``run``
 option or flow parameter, ``$PLAN_TASKS_AGENT_COMMAND`` (split like a shell
 would), or ``agent-command`` in ``[tool.plan-tasks]`` of the project's
@@ -34,6 +37,7 @@ from pydantic_core import PydanticCustomError
 
 from plan_tasks.cli.options import PHASE_GATE_HELP
 from plan_tasks.errors import PlanError
+from plan_tasks.executors.agent_presets import AgentName
 from plan_tasks.executors.outcome import OUTPUT_LIMIT
 
 RATE = re.compile(r"^\s*(?P<count>\d+(?:\.\d+)?)\s*/\s*(?P<unit>s|sec|second|m|min|minute|h|hour)\s*$")
@@ -71,6 +75,15 @@ def parse_size(text: str | int) -> int:
     if not match or float(match.group("count")) <= 0:
         raise PlanError(f"cannot read size {text!r}", "write it as a number of bytes or with a unit: 50MB, 500kB, 1GB")
     return int(float(match.group("count")) * SIZE_UNITS[(match.group("unit") or "").lower()])
+
+
+def split_arguments(text: str) -> tuple[str, ...]:
+    """``--model opus --verbose`` -> its words, split as a shell would."""
+    try:
+        return tuple(shlex.split(text))
+    except ValueError as error:
+        raise PlanError(f"cannot split {text!r} into arguments: {error}",
+                        "quote as in a shell, e.g. --agent-args=\"--model 'a b'\"") from None
 
 
 def _read_text(parse: Callable[[str], Any]) -> BeforeValidator:
@@ -113,6 +126,15 @@ class RunSettings(BaseModel):
     agent_command: Annotated[tuple[str, ...], Option("--agent-command", "CMD", in_pyproject=False)] = Field(
         (), description="the agent's argv; empty: $PLAN_TASKS_AGENT_COMMAND, else `agent-command` under "
                         "[tool.plan-tasks]")
+    agent: Annotated[AgentName, Option("--agent", "NAME")] = Field(
+        "command", description="the coding-agent CLI that runs agent tasks: claude, codex, gemini, aider or opencode "
+                               "(presets: docs/agents.md), or command: the `agent-command` as given")
+    agent_args: Annotated[tuple[str, ...], _read_text(split_arguments), Option("--agent-args", "ARGS")] = Field(
+        (), description="more arguments for the agent's command line, after the preset's (e.g. "
+                        "--agent-args=\"--model NAME\")")
+    budget_usd: Annotated[float | None, Option("--budget-usd", "X")] = Field(
+        None, gt=0.0, allow_inf_nan=False, description="hand out no more tasks once the agents' cost in this run, "
+                                                       "as their CLIs report it, reaches X US dollars")
     retries: Annotated[int, Option("--retries", "N")] = Field(
         2, ge=0, description="retries of a transiently failing task (the seed's MAX_RETRIES)")
     retry_delay_seconds: Annotated[float, Option("--retry-delay", "S")] = Field(
@@ -219,6 +241,21 @@ def resolve_agent_command(explicit: str | list[str] | tuple[str, ...] | None, ro
         # The project's own configuration, else that of the directory plan-tasks runs in.
         argv = _from_pyproject(root) or _from_pyproject(Path.cwd())
     return tuple(sys.executable if part == "{python}" else part for part in argv)
+
+
+def resolve_agent_argv(settings: RunSettings, explicit: tuple[str, ...], root: Path) -> tuple[str, ...]:
+    """The agent's argv: the preset's, or (``agent = "command"``) the agent command
+    from the option, the environment or pyproject.toml; ``agent-args`` after it."""
+    from plan_tasks.executors.agent_presets import preset_named
+
+    if settings.agent == "command":
+        command = resolve_agent_command(explicit, root)
+        return command + settings.agent_args if command else ()
+    if explicit:
+        raise PlanError(f"`--agent-command` replaces a preset's command: it goes with `--agent command`, "
+                        f"not `--agent {settings.agent}`",
+                        "drop `--agent-command`, or add arguments to the preset with `--agent-args`")
+    return preset_named(settings.agent).argv(settings.agent_args)
 
 
 def _tool_config(root: Path) -> tuple[dict[str, Any], Path] | None:

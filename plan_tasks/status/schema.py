@@ -83,6 +83,7 @@ TASK_OURS_FIELDS: dict[str, Rule] = {
     "skipCause": OPTIONAL_STRING,
     "skippedBecauseOf": OPTIONAL_STRING,
     "failureCategory": OPTIONAL_STRING,
+    "usage": OBJECT,  # costUsd, inputTokens, outputTokens, turns: what the agent CLIs reported
 }
 TASK_FIELDS: dict[str, Rule] = {
     "id": STRING,
