@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from plan_tasks.errors import PlanError
 from plan_tasks.executors import choose_executor
 from plan_tasks.executors.file_blocks import write_blocks
 from plan_tasks.executors.outcome import TaskFailure, TaskOutcome, TaskRequest
@@ -34,6 +35,7 @@ from plan_tasks.run.record import AttemptLog, RunRecord
 from plan_tasks.run.report import RunReporter, display_path
 from plan_tasks.run.scheduler import RunScheduler
 from plan_tasks.run.settings import RunSettings
+from plan_tasks.status.document import now_iso
 
 OUTPUT_TAIL_CHARACTERS = 4000  # of a failed attempt's output, kept for the terminal (the log has it all)
 JITTER = 0.5  # a retry waits its backoff times a factor from 1 - JITTER to 1 + JITTER
@@ -47,6 +49,7 @@ class Attempt:
     number: int
     log: AttemptLog | None
     began: float = field(default_factory=time.monotonic)
+    started_at: str = field(default_factory=now_iso)  # for the attempt's entry in status.json
 
 
 @dataclass
@@ -72,6 +75,10 @@ class RunDriver:
     attempts: dict[str, Attempt] = field(default_factory=dict)  # running, by task id
     lock: threading.Lock = field(default_factory=threading.Lock)
     _retries: list[tuple[float, str, int]] = field(default_factory=list)  # heap of (due, task id, attempt)
+    report_path: Path | None = None  # the timeline report, once written (write_reports)
+
+    def __post_init__(self) -> None:
+        self.record.note_run(maxParallel=self.max_parallel)  # the timeline report's slot count
 
     # -- starting attempts ---------------------------------------------------------
 
@@ -123,6 +130,7 @@ class RunDriver:
             self.failed(task_id, failure)
             return
         self._end_log(attempt, "completed", outcome.output)
+        self._keep_attempt(attempt, "completed")
         self.record.completed(task_id, outcome.findings)
         with self.lock:
             self.outcomes[task_id] = {"files": written, "attempts": attempt.number, "seconds": outcome.seconds}
@@ -136,6 +144,7 @@ class RunDriver:
             and not self.scheduler.cancelled
         heading = f"failed, {failure.category}: {first_line}" + (", retrying" if retry else "")
         shown = self._end_log(attempt, heading, failure.output or failure.message)
+        self._keep_attempt(attempt, "failed", failure.category, first_line)
         self.record.failed(task_id, failure.message, failure.category, attempt.number)
         with self.lock:
             self.outcomes[task_id] = {"error": failure.message, "category": failure.category,
@@ -154,6 +163,7 @@ class RunDriver:
         attempt = self.attempts.get(task_id)
         if attempt is not None:
             self._end_log(attempt, f"interrupted ({self.stop_name})", "")
+            self._keep_attempt(attempt, "interrupted")
             self.record.interrupted(task_id, f"interrupted by {self.stop_name}; runs again on the next "
                                              "`plan-tasks run`")
             with self.lock:
@@ -211,6 +221,35 @@ class RunDriver:
             waiting, self._retries = [task_id for _, task_id, _ in self._retries], []
         for task_id in waiting:
             self.stopped(task_id, f"stopped by {self.stop_name} before its retry")
+
+    def _keep_attempt(self, attempt: Attempt, outcome: str, category: str | None = None,
+                      error: str | None = None) -> None:
+        """Put the attempt's times, outcome and log under its task's ``planTasks.attempts``."""
+        from plan_tasks.redact import redact
+        from plan_tasks.run.attempts import attempt_entry
+
+        log = self.record.paths.relative(attempt.log.path) if attempt.log else None
+        self.record.attempt_ended(attempt.task_id, attempt_entry(
+            self.record.run_id, attempt.number, attempt.started_at, now_iso(), outcome, category=category,
+            error=redact(error) if error else None, log=log))
+
+    # -- after the run -----------------------------------------------------------------
+
+    def write_reports(self) -> None:
+        """The timeline report (``--report``) and the JUnit file (``--junit``) of this run, from
+        status.json once the run's record is closed; a report that cannot be written is a warning."""
+        if not (self.settings.report or self.settings.junit):
+            return
+        from plan_tasks.timeline.outputs import write_run_outputs
+
+        try:
+            written = write_run_outputs(self.record.paths, self.loaded, self.record.run_id, self.settings)
+        except (OSError, ValueError, PlanError) as error:
+            print(f"plan-tasks: warning: could not write the run's report: {error}", file=sys.stderr)
+            return
+        self.report_path = written.get("report")
+        for kind, path in written.items():
+            print(f"{kind}: {display_path(path)}", file=sys.stderr)
 
     # -- the attempt's log ------------------------------------------------------------
 

@@ -83,6 +83,7 @@ TASK_OURS_FIELDS: dict[str, Rule] = {
     "skipCause": OPTIONAL_STRING,
     "skippedBecauseOf": OPTIONAL_STRING,
     "failureCategory": OPTIONAL_STRING,
+    "attempts": OPTIONAL_LIST,  # run.attempts: each attempt's times, outcome and log
 }
 TASK_FIELDS: dict[str, Rule] = {
     "id": STRING,
@@ -108,6 +109,7 @@ RUN_FIELDS: dict[str, Rule] = {
     "failed": COUNT,
     "tasksCompleted": COUNT,
     "tasksFailed": COUNT,
+    "planTasks": OBJECT,  # run.attempts.note_run: the run's maxParallel
 }
 
 MAX_REPORTED = 20  # a file broken everywhere is reported by its first problems, not thousands
