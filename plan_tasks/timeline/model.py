@@ -114,18 +114,18 @@ def build_timeline(document: doc.Document, loaded: LoadedPlan, run: dict[str, An
     ends = [bar.end for found in bars.values() for bar in found]
     duration = max([limit or 0.0, *ends])
     critical, critical_ms = _critical_path(graph, bars)
+    ours = run.get(doc.OURS) if isinstance(run.get(doc.OURS), dict) else {}
+    max_parallel = ours.get("maxParallel") if isinstance(ours.get("maxParallel"), int) else None
     phases = []
     for phase in plan.phases:
         rows = []
         for task_id in phase.task_ids:
             row = _row(plan.task_by_id[task_id], entries.get(task_id) or {}, bars[task_id], start, duration,
-                       task_id in critical)
+                       task_id in critical, max_parallel)
             if row is not None:
                 rows.append(row)
         if rows:
             phases.append((phase.name, tuple(rows)))
-    ours = run.get(doc.OURS) if isinstance(run.get(doc.OURS), dict) else {}
-    max_parallel = ours.get("maxParallel") if isinstance(ours.get("maxParallel"), int) else None
     handled = sum(len(rows) for _, rows in phases)
     return Timeline(plan_title=plan.title, plan_ref=plan_ref, run_id=run["runId"], started_at=run["startedAt"],
                     duration=duration, max_parallel=max_parallel, phases=tuple(phases),
@@ -166,7 +166,7 @@ def _legacy_bar(entry: dict[str, Any], task_id: str, start: datetime, limit: flo
 
 
 def _row(task: Any, entry: dict[str, Any], bars: list[Bar], start: datetime, duration: float,
-         critical: bool) -> Row | None:
+         critical: bool, max_parallel: int | None) -> Row | None:
     status = str(entry.get("status") or "pending")
     skipped_at = None
     if not bars:
@@ -176,7 +176,8 @@ def _row(task: Any, entry: dict[str, Any], bars: list[Bar], start: datetime, dur
                 or not 0 <= offset <= duration + 1:
             return None  # not handled by this run
         skipped_at = offset
-    return Row(task.id, task.title, status, tuple(bars), task.weight, critical, skipped_at,
+    slots = min(task.weight, max_parallel) if max_parallel else task.weight  # as the run's scheduler takes them
+    return Row(task.id, task.title, status, tuple(bars), slots, critical, skipped_at,
                _text(entry.get("skipReason")) if skipped_at is not None else None)
 
 

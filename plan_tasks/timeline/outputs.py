@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from plan_tasks.errors import Location, PlanError
 from plan_tasks.load import LoadedPlan
 from plan_tasks.status.atomic import write_text_atomic
 from plan_tasks.status.paths import PlanPaths
@@ -23,8 +24,23 @@ REPORT_NAME = "report.html"
 def load_timeline(paths: PlanPaths, loaded: LoadedPlan, run_id: str | None = None) -> Timeline:
     """The timeline of run ``run_id`` (default: the last) of the plan's status.json."""
     document = load_status(paths)
-    run = choose_run(document, run_id, paths.relative(paths.status_file))
+    try:
+        run = choose_run(document, run_id, paths.relative(paths.status_file))
+    except PlanError as error:
+        error.location = _runs_location(paths)
+        raise
     return build_timeline(document, loaded, run, paths.plan_ref)
+
+
+def _runs_location(paths: PlanPaths) -> Location:
+    """Where status.json lists its runs (its start, when it lists none)."""
+    from plan_tasks.status.locate import locate
+
+    display = paths.relative(paths.status_file)
+    try:
+        return Location(display, *locate(paths.status_file.read_text(encoding="utf-8"), ("runs",)))
+    except (OSError, ValueError):
+        return Location(display)
 
 
 def report_target(paths: PlanPaths, given: str) -> Path:

@@ -55,8 +55,8 @@ def render_page(timeline: Timeline, link: Callable[[str], str] = lambda path: pa
     legend = "".join(f'<span><i class="{kind}"></i>{LEGEND_TEXT[kind]}</span>' for kind in LEGEND)
     legend += ('<span><i class="critical"></i>critical path</span>'
                '<span><i class="skipped">✕</i>skipped (a task it depends on failed)</span>')
-    parts = ['<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">',
-             '<meta name="viewport" content="width=device-width, initial-scale=1">',
+    parts = ['<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"/>',
+             '<meta name="viewport" content="width=device-width, initial-scale=1"/>',
              f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>",
              f"<h1>{escape(timeline.plan_title)}</h1>",
              f'<p class="muted">{escape(timeline.plan_ref)}, run {escape(timeline.run_id)}, started '
