@@ -148,3 +148,19 @@ def test_the_report_opens_in_a_headless_browser_and_is_not_blank(run: dict[str, 
     assert len(colours) > 20 and background < 0.95, f"{len(colours)} colours, {background:.0%} background"
     for colour in ((0x2D, 0xA4, 0x4E), (0xCF, 0x22, 0x2E), (0xD4, 0xA7, 0x2C)):  # completed, failed, transient bars
         assert colours[colour] > 50, f"no bar drawn in {colour}"
+
+
+def test_the_github_actions_example_runs_the_bundled_plan_with_report_and_junit() -> None:
+    import shlex
+
+    import yaml
+
+    workflow = yaml.safe_load((ROOT / "examples" / "github-actions.yml").read_text(encoding="utf-8"))
+    steps = workflow["jobs"]["run-plan"]["steps"]
+    runs = [shlex.split(step["run"]) for step in steps if "plan-tasks run" in step.get("run", "")]
+    assert len(runs) == 1 and runs[0][:2] == ["plan-tasks", "run"]
+    args = parse_arguments(runs[0][1:])
+    assert (ROOT / args.plan).is_file() and args.report == "auto" and args.junit == "plan-junit.xml"
+    uploaded = next(step for step in steps if step.get("uses", "").startswith("actions/upload-artifact"))
+    assert uploaded["if"] == "always()"
+    assert {"demo-project/docs/plan-outputs/", args.junit} <= set(uploaded["with"]["path"].split())

@@ -257,7 +257,7 @@ def test_the_report_command_writes_the_page_and_the_junit_file(project: Path, ca
     assert f"run {RUN}" in page
     assert junit_problems(ElementTree.parse(project / "out/junit.xml").getroot()) == []
     assert capsys.readouterr().out.splitlines() == [
-        f"report: docs/plan-outputs/synthetic/report.html (1 tasks of run {RUN})", "junit: out/junit.xml"]
+        f"report: docs/plan-outputs/synthetic/report.html (1 task of run {RUN})", "junit: out/junit.xml"]
 
 
 @pytest.mark.parametrize(("argv", "message"), [

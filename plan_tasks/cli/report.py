@@ -45,7 +45,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     loaded = load_plan(str(paths.plan), args.dialect)
     timeline = load_timeline(paths, loaded, args.run)
     written = write_report(timeline, paths, report_target(paths, args.out or DEFAULT_REPORT))
-    print(f"report: {display_path(written)} ({len(timeline.rows)} tasks of run {timeline.run_id})")
+    count = len(timeline.rows)
+    print(f"report: {display_path(written)} ({count} task{'' if count == 1 else 's'} of run {timeline.run_id})")
     if args.junit:
         print(f"junit: {display_path(write_junit(timeline, paths, Path(args.junit)))}")
     return EXIT_OK

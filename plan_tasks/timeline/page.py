@@ -76,7 +76,7 @@ def render_page(timeline: Timeline, link: Callable[[str], str] = lambda path: pa
 def _summary(timeline: Timeline) -> str:
     counts = summarize(timeline)
     utilization = counts["utilization"]
-    critical = " → ".join(timeline.critical_path) or "none"
+    critical = " → ".join(_shortened(list(timeline.critical_path))) or "none"
     share = (f" ({100 * timeline.critical_seconds / timeline.duration:.0f}% of the run)"
              if timeline.duration > 0 and timeline.critical_path else "")
     rows = [
@@ -84,13 +84,20 @@ def _summary(timeline: Timeline) -> str:
         ("tasks", f"{counts['tasks']} handled: {counts['completed']} completed, {counts['failed']} failed, "
                   f"{counts['skipped']} skipped, {counts['interrupted']} interrupted"
                   + (f"; {timeline.not_run} not in this run" if timeline.not_run else "")),
-        ("attempts", f"{counts['attempts']} ({counts['retries']} retries)"),
+        ("attempts", f"{counts['attempts']} ({counts['retries']} {'retry' if counts['retries'] == 1 else 'retries'})"),
         ("slots", f"max-parallel {timeline.max_parallel or 'not recorded'}, peak {counts['peakSlots']} busy"
                   + (f", {100 * utilization:.0f}% of the slot time used" if utilization is not None else "")),
         ("critical path", f"{critical}: {svg.format_seconds(timeline.critical_seconds)}{share}"),
     ]
     body = "".join(f"<tr><td>{escape(name)}</td><td>{escape(value)}</td></tr>" for name, value in rows)
     return f'<h2>Summary</h2><table class="summary">{body}</table>'
+
+
+def _shortened(path: list[str], ends: int = 6) -> list[str]:
+    """A long path as its first and last tasks around a count (the bars show every one of them)."""
+    if len(path) <= 2 * ends + 1:
+        return path
+    return [*path[:ends], f"… {len(path) - 2 * ends} more …", *path[-ends:]]
 
 
 def _failures(rows: list[Row], link: Callable[[str], str]) -> str:
