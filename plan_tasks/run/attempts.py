@@ -25,7 +25,7 @@ def attempt_entry(run_id: str | None, number: int, started_at: str, ended_at: st
     """One attempt as status.json keeps it: only the keys that have a value."""
     entry: dict[str, Any] = {"run": run_id, "attempt": number, "startedAt": started_at, "endedAt": ended_at,
                              "outcome": outcome, "category": category,
-                             "error": error[-ERROR_CHARACTERS:] if error else None, "log": log}
+                             "error": error[:ERROR_CHARACTERS] if error else None, "log": log}
     return {key: value for key, value in entry.items() if value is not None}
 
 

@@ -228,7 +228,8 @@ class RunDriver:
         from plan_tasks.redact import redact
         from plan_tasks.run.attempts import attempt_entry
 
-        log = self.record.paths.relative(attempt.log.path) if attempt.log else None
+        # A completed attempt's log is not linked from anywhere: leaving it out keeps status.json smaller.
+        log = self.record.paths.relative(attempt.log.path) if attempt.log and outcome != "completed" else None
         self.record.attempt_ended(attempt.task_id, attempt_entry(
             self.record.run_id, attempt.number, attempt.started_at, now_iso(), outcome, category=category,
             error=redact(error) if error else None, log=log))
