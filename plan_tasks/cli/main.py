@@ -5,7 +5,7 @@ success, 1 when the work asked for failed, 2 on bad input with every problem
 printed as ``path:line:col: error: message`` plus a hint, never a traceback.
 
 Handlers live in ``cli_plan`` (validate, show, graph), ``cli_status`` (the
-seed's status commands and ``next``), ``cli_reset`` and ``cli_run``; each module
+seed's status commands and ``next``), ``cli_reset``, ``cli_run`` and ``cli.report``; each module
 registers its own subcommands. Commands that do not run a plan never import
 Prefect: ``tests/test_cli_imports.py`` keeps it that way, because importing
 Prefect costs over a second on every call.
@@ -32,6 +32,7 @@ from plan_tasks.errors import EXIT_INVALID, EXIT_OK, PlanError
 # what the modules register).
 _PLAN, _STATUS = "plan_tasks.cli.plan", "plan_tasks.cli.status"
 _RESET, _RUN = "plan_tasks.cli.reset", "plan_tasks.cli.run"
+_REPORT = "plan_tasks.cli.report"
 COMMAND_MODULES: dict[str, str] = {
     "validate": _PLAN, "show": _PLAN, "graph": _PLAN,
     **dict.fromkeys(
@@ -40,8 +41,9 @@ COMMAND_MODULES: dict[str, str] = {
          "write-findings", "read-findings", "plans"), _STATUS),
     "reset": _RESET,
     "run": _RUN,
+    "report": _REPORT,
 }
-MODULES = (_PLAN, _STATUS, _RESET, _RUN)  # in the order the top-level help lists their commands
+MODULES = (_PLAN, _STATUS, _RESET, _RUN, _REPORT)  # in the order the top-level help lists their commands
 
 
 class _Ignored:

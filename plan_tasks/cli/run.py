@@ -71,8 +71,9 @@ def _add_setting(parser: Any, name: str, option: Any) -> None:
         parser.add_argument(option.flag, dest=name, action="store_true", default=None, help=field.description)
         return
     choices = typing.get_args(field.annotation) if typing.get_origin(field.annotation) is typing.Literal else None
+    optional = {"nargs": "?", "const": option.bare} if option.bare is not None else {}
     parser.add_argument(option.flag, dest=name, type=OPTION_TYPES.get(name, str), choices=choices,
-                        metavar=option.metavar, help=f"{field.description}{default}")
+                        metavar=option.metavar, help=f"{field.description}{default}", **optional)
 
 
 def given_settings(args: argparse.Namespace) -> dict[str, Any]:

@@ -164,8 +164,12 @@ def outcome_table(run: Any) -> None:
                      ", ".join(outcome.get("files", []))})
     from plan_tasks.redact import redact_value
 
+    description = f"Task outcomes of {run.loaded.plan.title}"
+    report = getattr(run.driver, "report_path", None)
+    if report is not None:  # written by the driver just before (`--report`)
+        description += f"; timeline report: [{report.name}]({report.resolve().as_uri()})"
     try:
         create_table_artifact(table=redact_value(rows), key=artifact_key(run.record.paths.name, "outcomes"),
-                              description=f"Task outcomes of {run.loaded.plan.title}")
+                              description=description)
     except Exception:  # noqa: BLE001
         pass

@@ -472,6 +472,7 @@ def _execute_plan(prepared: PreparedRun, stream: Any) -> dict[str, Any]:
         for error in record.end(progress.completed, progress.failed):
             print(f"plan-tasks: warning: {error}", file=sys.stderr)
         record.close()
+        driver.write_reports()  # --report, --junit: from status.json, now complete
         groups.close()
         if driver.progress_ticker is not None:
             driver.progress_ticker.stop()

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from plan_tasks.errors import PlanError
 from plan_tasks.executors import choose_executor
 from plan_tasks.executors.file_blocks import write_blocks
 from plan_tasks.executors.outcome import AgentUsage, TaskFailure, TaskOutcome, TaskRequest
@@ -34,6 +35,7 @@ from plan_tasks.run.record import AttemptLog, RunRecord
 from plan_tasks.run.report import RunReporter, display_path
 from plan_tasks.run.scheduler import RunScheduler
 from plan_tasks.run.settings import RunSettings
+from plan_tasks.status.document import now_iso
 
 OUTPUT_TAIL_CHARACTERS = 4000  # of a failed attempt's output, kept for the terminal (the log has it all)
 JITTER = 0.5  # a retry waits its backoff times a factor from 1 - JITTER to 1 + JITTER
@@ -47,6 +49,7 @@ class Attempt:
     number: int
     log: AttemptLog | None
     began: float = field(default_factory=time.monotonic)
+    started_at: str = field(default_factory=now_iso)  # for the attempt's entry in status.json
 
 
 @dataclass
@@ -74,6 +77,10 @@ class RunDriver:
     budget_reached: str | None = None  # why no more tasks are handed out, once the run's cost reached its budget
     lock: threading.Lock = field(default_factory=threading.Lock)
     _retries: list[tuple[float, str, int]] = field(default_factory=list)  # heap of (due, task id, attempt)
+    report_path: Path | None = None  # the timeline report, once written (write_reports)
+
+    def __post_init__(self) -> None:
+        self.record.note_run(maxParallel=self.max_parallel)  # the timeline report's slot count
 
     # -- starting attempts ---------------------------------------------------------
 
@@ -126,6 +133,7 @@ class RunDriver:
             self.failed(task_id, failure)
             return
         self._end_log(attempt, _with_usage("completed", outcome.usage), outcome.output)
+        self._keep_attempt(attempt, "completed")
         self.record.completed(task_id, outcome.findings)
         with self.lock:
             usage = self.outcomes.get(task_id, {}).get("usage")  # of its failed attempts in this run
@@ -143,6 +151,7 @@ class RunDriver:
             and not self.scheduler.cancelled
         heading = f"failed, {failure.category}: {first_line}" + (", retrying" if retry else "")
         shown = self._end_log(attempt, _with_usage(heading, failure.usage), failure.output or failure.message)
+        self._keep_attempt(attempt, "failed", failure.category, first_line)
         self.record.failed(task_id, failure.message, failure.category, attempt.number)
         with self.lock:
             usage = self.outcomes.get(task_id, {}).get("usage")  # of its earlier attempts in this run
@@ -190,6 +199,7 @@ class RunDriver:
         attempt = self.attempts.get(task_id)
         if attempt is not None:
             self._end_log(attempt, f"interrupted ({self.stop_name})", "")
+            self._keep_attempt(attempt, "interrupted")
             self.record.interrupted(task_id, f"interrupted by {self.stop_name}; runs again on the next "
                                              "`plan-tasks run`")
             with self.lock:
@@ -249,6 +259,36 @@ class RunDriver:
             waiting, self._retries = [task_id for _, task_id, _ in self._retries], []
         for task_id in waiting:
             self.stopped(task_id, f"stopped by {self.stop_name} before its retry")
+
+    def _keep_attempt(self, attempt: Attempt, outcome: str, category: str | None = None,
+                      error: str | None = None) -> None:
+        """Put the attempt's times, outcome and log under its task's ``planTasks.attempts``."""
+        from plan_tasks.redact import redact
+        from plan_tasks.run.attempts import attempt_entry
+
+        # A completed attempt's log is not linked from anywhere: leaving it out keeps status.json smaller.
+        log = self.record.paths.relative(attempt.log.path) if attempt.log and outcome != "completed" else None
+        self.record.attempt_ended(attempt.task_id, attempt_entry(
+            self.record.run_id, attempt.number, attempt.started_at, now_iso(), outcome, category=category,
+            error=redact(error) if error else None, log=log))
+
+    # -- after the run -----------------------------------------------------------------
+
+    def write_reports(self) -> None:
+        """The timeline report (``--report``) and the JUnit file (``--junit``) of this run, from
+        status.json once the run's record is closed; a report that cannot be written is a warning."""
+        if not (self.settings.report or self.settings.junit):
+            return
+        from plan_tasks.timeline.outputs import write_run_outputs
+
+        try:
+            written = write_run_outputs(self.record.paths, self.loaded, self.record.run_id, self.settings)
+        except (OSError, ValueError, PlanError) as error:
+            print(f"plan-tasks: warning: could not write the run's report: {error}", file=sys.stderr)
+            return
+        self.report_path = written.get("report")
+        for kind, path in written.items():
+            print(f"{kind}: {display_path(path)}", file=sys.stderr)
 
     # -- the attempt's log ------------------------------------------------------------
 

@@ -175,6 +175,20 @@ class RunRecord:
 
         self._change(change)
 
+    def attempt_ended(self, task_id: str, entry: dict[str, Any]) -> None:
+        """Keep an attempt (``run.attempts.attempt_entry``) under the task's ``planTasks.attempts``."""
+        from plan_tasks.run.attempts import add_attempt
+
+        self._change(lambda document: add_attempt(document, task_id, entry))
+
+    def note_run(self, **settings: Any) -> None:
+        """Keep this run's settings (``maxParallel=N``) under its entry's ``planTasks``."""
+        from plan_tasks.run.attempts import note_run
+
+        if self.run_id is not None:
+            run_id = self.run_id
+            self._change(lambda document: note_run(document, run_id, **settings))
+
     def was_started(self, task_id: str) -> bool:
         return task_id in self._started
 

@@ -32,13 +32,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal, NamedTuple
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic_core import PydanticCustomError
 
 from plan_tasks.cli.options import PHASE_GATE_HELP
 from plan_tasks.errors import PlanError
 from plan_tasks.executors.agent_presets import AgentName
 from plan_tasks.executors.outcome import OUTPUT_LIMIT
+from plan_tasks.timeline import DEFAULT_REPORT
 
 RATE = re.compile(r"^\s*(?P<count>\d+(?:\.\d+)?)\s*/\s*(?P<unit>s|sec|second|m|min|minute|h|hour)\s*$")
 SIZE = re.compile(r"^\s*(?P<count>\d+(?:\.\d+)?)\s*(?P<unit>b|kb|mb|gb)?\s*$", re.IGNORECASE)
@@ -53,6 +54,7 @@ class Option(NamedTuple):
     flag: str
     metavar: str | None = None
     in_pyproject: bool = True
+    bare: str | None = None  # the value of the flag given without one (`--report`), if it may be
 
     @property
     def key(self) -> str:
@@ -99,6 +101,20 @@ def _read_text(parse: Callable[[str], Any]) -> BeforeValidator:
             raise PydanticCustomError("unreadable", "{message}", context) from None
 
     return BeforeValidator(read)
+
+
+def _ending_with(*suffixes: str) -> Callable[[str | None], str | None]:
+    """A check that a file to write has one of ``suffixes``: `--report plan.md` (the plan
+    written after the flag) must not overwrite the plan."""
+    def check(value: str | None) -> str | None:
+        if value is None or value == DEFAULT_REPORT or value.lower().endswith(suffixes):
+            return value
+        raise PydanticCustomError("file_suffix", "{message}", {
+            "message": f"{value!r} does not end in {' or '.join(suffixes)}",
+            "hint": f"name a file ending in {suffixes[0]}; with `--report`, put the plan before the flag "
+                    "(`plan-tasks run PLAN --report`)"})
+
+    return check
 
 
 class RunSettings(BaseModel):
@@ -160,6 +176,12 @@ class RunSettings(BaseModel):
     dask_address: Annotated[str | None, Option("--dask-address", "tcp://HOST:8786")] = Field(
         None, description="the scheduler of an existing Dask cluster; unset with `dask`: a local cluster of "
                           "worker processes")
+    report: Annotated[str | None, AfterValidator(_ending_with(".html", ".htm")),
+                      Option("--report", "PATH", bare=DEFAULT_REPORT)] = Field(
+        None, description="write the run's timeline report (HTML) at the end; `--report` alone: "
+                          "report.html in the plan's output folder")
+    junit: Annotated[str | None, AfterValidator(_ending_with(".xml")), Option("--junit", "FILE")] = Field(
+        None, description="write a JUnit XML file at the end, one test case per task, for CI")
     tags: tuple[str, ...] = Field((), description="Prefect tags of every task run")
 
 

@@ -84,6 +84,7 @@ TASK_OURS_FIELDS: dict[str, Rule] = {
     "skippedBecauseOf": OPTIONAL_STRING,
     "failureCategory": OPTIONAL_STRING,
     "usage": OBJECT,  # costUsd, inputTokens, outputTokens, turns: what the agent CLIs reported
+    "attempts": OPTIONAL_LIST,  # run.attempts: each attempt's times, outcome and log
 }
 TASK_FIELDS: dict[str, Rule] = {
     "id": STRING,
@@ -109,6 +110,7 @@ RUN_FIELDS: dict[str, Rule] = {
     "failed": COUNT,
     "tasksCompleted": COUNT,
     "tasksFailed": COUNT,
+    "planTasks": OBJECT,  # run.attempts.note_run: the run's maxParallel
 }
 
 MAX_REPORTED = 20  # a file broken everywhere is reported by its first problems, not thousands
